@@ -1,0 +1,180 @@
+"""``fit``: data → spec → DP profile → encoder → generator trained with DP-SGD."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import platform
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import torch
+
+from . import __version__
+from .encoding import Encoder
+from .errors import InputError
+from .model import SynthModel
+from .models import build_generator
+from .privacy import Measurement, PrivacyStatement, calibrate_profile_rho, calibrate_sgd_sigma
+from .profile import measure_profile
+from .spec import Kind, Role, TableSpec, load_spec_overrides
+from .training import TrainingConfig, plan_steps, train_dp
+
+__all__ = ["fit", "default_delta", "to_arrow", "fingerprint", "MAX_EPSILON", "MIN_ROWS"]
+
+MAX_EPSILON = 50.0   # beyond this a DP guarantee means nothing; refuse rather than mislead
+MIN_ROWS = 100       # below this, noise calibrated to any meaningful ε swamps the data
+
+
+def default_delta(n_rows: int) -> float:
+    """δ = 1/(10·N), N = row count rounded up to a power of ten: well below 1/n, and it
+    depends on the data only through its order of magnitude."""
+    return 0.1 / 10 ** math.ceil(math.log10(max(n_rows, 10)))
+
+
+def to_arrow(data: Any, name: str = "data") -> pa.Table:
+    """Accept a DuckDB relation, Arrow table/reader or polars DataFrame."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
+    if isinstance(data, pl.DataFrame):
+        return data.to_arrow()
+    if hasattr(data, "fetch_arrow_table"):  # duckdb.DuckDBPyRelation
+        return data.fetch_arrow_table()
+    raise InputError(f"{name}: unsupported data of type {type(data).__name__}; pass a DuckDB relation, "
+                     "a pyarrow Table or a polars DataFrame")
+
+
+def fingerprint(table: pa.Table) -> str:
+    """SHA-256 of the data (Arrow IPC). Stays in the ledger/artifact, never in the twin."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def check_epsilon(epsilon: Any, where: str = "") -> float:
+    try:
+        eps = float(epsilon)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}epsilon must be a number, got {epsilon!r}") from None
+    if not math.isfinite(eps) or eps <= 0:
+        raise InputError(f"{where}epsilon must be a finite number > 0, got {epsilon!r}")
+    if eps > MAX_EPSILON:
+        raise InputError(f"{where}epsilon={eps:g} is too large to mean anything (max {MAX_EPSILON:g}); "
+                         "typical values are 0.1 to 10")
+    return eps
+
+
+def check_delta(delta: Any, n_rows: int, where: str = "") -> float:
+    if delta is None:
+        return default_delta(n_rows)
+    try:
+        d = float(delta)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}delta must be a number, got {delta!r}") from None
+    if not math.isfinite(d) or d <= 0:
+        raise InputError(f"{where}delta must be a finite number > 0, got {delta!r}")
+    if d >= 1.0 / n_rows:
+        raise InputError(f"{where}delta={d:g} must be well below 1/n = {1 / n_rows:g} (n = {n_rows} rows): "
+                         f"a δ that large allows releasing a whole row. Use e.g. {default_delta(n_rows):g}")
+    return d
+
+
+def _check_data(df: pl.DataFrame, spec: TableSpec, min_rows: int) -> None:
+    t = spec.table
+    if df.height == 0:
+        raise InputError(f"table {t!r} is empty: there is nothing to learn from")
+    if df.height < min_rows:
+        raise InputError(f"table {t!r} has {df.height} rows, fewer than the {min_rows} needed to protect "
+                         "individuals with useful accuracy. Add rows, or pass min_rows= if you accept "
+                         "a twin that is mostly noise")
+    for c in spec.learned:
+        if df[c.name].null_count() == df.height:
+            raise InputError(f"table {t!r}, column {c.name!r} is entirely NULL: declare it "
+                             f"{{'role': 'ignore'}} (it stays NULL in the twin) or fill it")
+
+
+def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | str | None = None,
+        seed: int | None = None, *, config: TrainingConfig | None = None, min_rows: int = MIN_ROWS,
+        table_name: str = "data", on_step: Callable[[int, int, float], None] | None = None) -> SynthModel:
+    """Fit a DP synthesizer to ``data`` with total privacy budget (``epsilon``, ``delta``).
+
+    ``spec`` overrides kinds, roles and public domains (dict or YAML path). ``seed`` makes the
+    run reproducible for tests; it is **not** cryptographically secure, leave it unset in
+    production. ``on_step(step, steps, epsilon_so_far)`` reports training progress.
+
+    >>> import polars as pl, dp_synth
+    >>> df = pl.DataFrame({"a": [i % 7 for i in range(500)], "b": ["x", "y"] * 250})
+    >>> m = dp_synth.fit(df, epsilon=2.0, seed=0, config=dp_synth.TrainingConfig(epochs=1))
+    >>> m.privacy.epsilon <= 2.0 and m.sample(10).shape == (10, 2)
+    True
+    """
+    config = config or TrainingConfig()
+    eps = check_epsilon(epsilon, f"table {table_name!r}: ")
+    table = to_arrow(data, table_name)
+    overrides = load_spec_overrides(spec)
+    tspec = TableSpec.from_arrow(table.schema, overrides, table=table_name)
+    df = pl.from_arrow(table)
+    if isinstance(df, pl.Series):
+        df = df.to_frame()
+    _check_data(df, tspec, min_rows)
+    dlt = check_delta(delta, df.height, f"table {table_name!r}: ")
+
+    rng = np.random.RandomState(seed) if seed is not None else None  # None: diffprivlib's secure RNG
+    undeclared = any(c.kind is Kind.CATEGORICAL and c.categories is None for c in tspec.learned)
+    delta_threshold = 0.1 * dlt if undeclared else 0.0
+    rho = calibrate_profile_rho(eps, dlt - delta_threshold, config.profile_share)
+    tspec, profile, measurements = measure_profile(df, tspec, rho, delta_threshold, rng)
+    if not tspec.learned:
+        raise InputError(f"table {table_name!r}: every column is key/pii/ignore after PII detection; "
+                         "nothing is left to learn. Declare a column {'role': 'learn'}")
+
+    encoder = Encoder(tspec, profile)
+    codes = encoder.encode(df)
+    q, steps = plan_steps(profile.n_noisy, config)
+    sigma = calibrate_sgd_sigma(measurements, q, steps, eps, dlt)
+    sgd = Measurement("training", "dp_sgd", f"{config.generator} generator ({steps} steps)", sigma, q, steps)
+    if seed is not None:
+        torch.manual_seed(seed)
+    generator = build_generator(config.generator, cardinalities=encoder.cardinalities,
+                                marginals=encoder.marginals(), embed_dim=config.embed_dim,
+                                hidden=config.hidden)
+
+    def progress(step: int, loss: float) -> None:
+        if on_step is not None and (step % 10 == 0 or step == steps):
+            partial = Measurement("training", "dp_sgd", "", sigma, q, step)
+            on_step(step, steps, PrivacyStatement.of([*measurements, partial], dlt).epsilon)
+
+    result = train_dp(generator, codes, sample_rate=q, steps=steps, noise_multiplier=sigma,
+                      expected_batch_size=q * profile.n_noisy, config=config, seed=seed, on_step=progress)
+    statement = PrivacyStatement.of([*measurements, sgd], dlt)
+    if statement.epsilon > eps * (1 + 1e-9):  # never report a guarantee we did not meet
+        raise AssertionError(f"internal error: composed ε {statement.epsilon} exceeds target {eps}")
+    metadata = {
+        "generator": config.generator, "training": config.to_json(),
+        "steps": result.steps, "sample_rate": q, "noise_multiplier": sigma,
+        "final_loss": result.final_loss, "fit_seconds": result.seconds,
+        "accountant_history": [list(h) for h in result.accountant_history],
+        "source": table_name, "fingerprint": fingerprint(table),
+        "learned_columns": [c.name for c in tspec.learned],
+        "roles": {c.name: c.role.value for c in tspec.columns},
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+    }
+    return SynthModel(spec=tspec, profile=profile, generator=generator, privacy=statement,
+                      metadata=metadata, seed=seed)
+
+
+def _versions() -> dict[str, str]:
+    import duckdb
+    import opacus
+    import diffprivlib
+
+    return {"dp_synth": __version__, "torch": torch.__version__, "opacus": opacus.__version__,
+            "diffprivlib": diffprivlib.__version__, "duckdb": duckdb.__version__,
+            "polars": pl.__version__, "python": platform.python_version()}

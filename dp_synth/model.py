@@ -1,0 +1,98 @@
+"""SynthModel: a trained generator with its spec, DP profile and privacy statement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import torch
+
+from .artifact import read_artifact, write_artifact
+from .encoding import Encoder
+from .errors import ArtifactError, InputError
+from .models import build_generator
+from .privacy import PrivacyStatement
+from .profile import TableProfile
+from .spec import TableSpec
+
+__all__ = ["SynthModel"]
+
+
+@dataclass
+class SynthModel:
+    """A fitted synthesizer. Everything in it is DP output (or public), so sampling from it
+    costs no further budget.
+
+    ``metadata`` holds the model card: generator settings, training steps and time, package
+    versions, the source fingerprint and where it came from.
+    """
+
+    spec: TableSpec
+    profile: TableProfile
+    generator: torch.nn.Module
+    privacy: PrivacyStatement
+    metadata: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+
+    @property
+    def encoder(self) -> Encoder:
+        return Encoder(self.spec, self.profile)
+
+    @property
+    def default_rows(self) -> int:
+        return max(1, int(round(self.profile.n_noisy)))
+
+    def sample_batches(self, n: int | None = None, batch_size: int = 100_000,
+                       seed: int | None = None) -> Iterator[pa.RecordBatch]:
+        """Yield ``n`` synthetic rows (default: the DP row count) as Arrow record batches.
+
+        ``seed`` (or the fit seed) makes output reproducible; it is not cryptographically secure.
+        """
+        n = self.default_rows if n is None else int(n)
+        if n < 0:
+            raise InputError(f"cannot sample {n} rows; ask for 0 or more")
+        seed = seed if seed is not None else self.seed
+        rng = np.random.default_rng(seed)
+        gen = torch.Generator()
+        gen.manual_seed(int(rng.integers(0, 2**62)))
+        encoder = self.encoder
+        self.generator.eval()
+        done = 0
+        while done < n:
+            m = min(batch_size, n - done)
+            codes = self.generator.sample(m, generator=gen).numpy()
+            yield from encoder.decode(codes, rng, row_offset=done).to_batches()
+            done += m
+
+    def sample(self, n: int | None = None, seed: int | None = None) -> pl.DataFrame:
+        batches = list(self.sample_batches(n, seed=seed))
+        schema = self.encoder.decode(np.zeros((0, len(self.profile.columns)), np.int64),
+                                     np.random.default_rng(0)).schema
+        return pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
+
+    # -------------------------------------------------------------- persistence
+    def to_document(self) -> dict[str, Any]:
+        return {"spec": self.spec.to_json(), "profile": self.profile.to_json(),
+                "generator": {"name": self.metadata.get("generator", "autoregressive"),
+                              "config": self.generator.config},
+                "privacy": self.privacy.to_json(), "metadata": self.metadata, "seed": self.seed}
+
+    def save(self, path: str | Path) -> Path:
+        return write_artifact(path, self.to_document(), self.generator.state_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SynthModel":
+        doc, tensors = read_artifact(path)
+        try:
+            gen = build_generator(doc["generator"]["name"], **doc["generator"]["config"])
+            gen.load_state_dict(tensors, strict=True)
+            return cls(spec=TableSpec.from_json(doc["spec"]), profile=TableProfile.from_json(doc["profile"]),
+                       generator=gen, privacy=PrivacyStatement.from_json(doc["privacy"]),
+                       metadata=doc.get("metadata", {}), seed=doc.get("seed"))
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise ArtifactError(f"{str(path)!r} is a dp-synth file but its content does not match "
+                                f"this version ({type(e).__name__}: {e})") from None

@@ -1,0 +1,335 @@
+"""DP profile: everything the encoder and decoder need from the data, measured under DP.
+
+All measurements are noisy count vectors of L2-sensitivity 1 under add/remove-one-row
+(each row falls in exactly one cell), noised with diffprivlib's discrete Gaussian and
+accounted as zCDP (ρ = 1/(2σ²)) in :mod:`dp_synth.privacy`:
+
+1. ``n``: the row count (sets DP-SGD's sampling rate and the default twin size).
+2. distinct-value counts of string columns whose role the user did not declare:
+   a column with more distinct values than half its rows is free text / an identifier
+   and becomes PII (a categorical that sparse could not be learned under DP anyway).
+3. per numeric column without public bounds: a histogram over signed powers of two;
+   the outermost buckets with a clear noisy count become the bounds (values outside
+   are clamped).
+4. per learned column, one histogram over [NULL] + fine cells (numeric) or [NULL] +
+   categories (categorical). Undeclared categories are released only if their noisy
+   count clears a threshold set by δ (Gaussian stability histogram); the rest become
+   "other". Bin edges, NULL rates and the marginals that initialise the generator are
+   all post-processing of these histograms.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import polars as pl
+from diffprivlib.mechanisms import GaussianDiscrete
+from scipy.stats import norm
+
+from .errors import InputError
+from .privacy import Measurement
+from .spec import ColumnSpec, Kind, Role, TableSpec, warn_pii
+
+__all__ = ["NumericProfile", "CategoricalProfile", "TableProfile", "measure_profile",
+           "numeric_values", "OTHER"]
+
+OTHER = "__other__"          # code label for released-too-rare categories
+MAX_CELLS = 256              # fine cells per numeric column
+POW2_MIN, POW2_MAX = -20, 62  # magnitude range of the bounds histogram
+PII_DISTINCT_SHARE = 0.5
+
+
+class _NoisyCounter:
+    """Discrete Gaussian noise from diffprivlib, with σ set from a zCDP share."""
+
+    def __init__(self, rng: np.random.RandomState | None):
+        self._rng = rng
+        self.measurements: list[Measurement] = []
+
+    def counts(self, true_counts: np.ndarray, rho: float, target: str, delta_extra: float = 0.0):
+        sigma = 1.0 / math.sqrt(2.0 * rho)
+        mech = GaussianDiscrete(epsilon=1.0, delta=0.5, sensitivity=1, random_state=self._rng)
+        mech._scale = sigma  # noise fixed by ρ; accounted exactly by its RDP curve, not (ε, δ)
+        noisy = np.array([mech.randomise(int(c)) for c in np.asarray(true_counts)], dtype=float)
+        self.measurements.append(Measurement("profile", "discrete_gaussian", target, sigma,
+                                             delta_extra=delta_extra))
+        return noisy, sigma
+
+
+@dataclass(frozen=True)
+class NumericProfile:
+    """Bounds, fine cells (``lows``/``highs``, equal for point cells) with noisy masses,
+    and coarse bins as ranges of fine cells: ``bin_starts[i]`` .. ``bin_starts[i+1]``."""
+
+    name: str
+    kind: Kind
+    lower: float
+    upper: float
+    lows: tuple[float, ...]
+    highs: tuple[float, ...]
+    cell_mass: tuple[float, ...]
+    bin_starts: tuple[int, ...]
+    null_mass: float
+
+    @property
+    def n_bins(self) -> int:
+        return len(self.bin_starts) - 1
+
+    @property
+    def has_null(self) -> bool:
+        return self.null_mass > 0
+
+    @property
+    def n_codes(self) -> int:
+        return self.n_bins + int(self.has_null)
+
+    def marginal(self) -> np.ndarray:
+        mass = np.asarray(self.cell_mass)
+        bins = [mass[a:b].sum() for a, b in zip(self.bin_starts[:-1], self.bin_starts[1:])]
+        return _normalise(([self.null_mass] if self.has_null else []) + bins)
+
+
+@dataclass(frozen=True)
+class CategoricalProfile:
+    """Released categories (``OTHER`` last if present) with noisy masses."""
+
+    name: str
+    kind: Kind
+    categories: tuple[str, ...]
+    mass: tuple[float, ...]
+    null_mass: float
+
+    @property
+    def has_null(self) -> bool:
+        return self.null_mass > 0
+
+    @property
+    def n_codes(self) -> int:
+        return len(self.categories) + int(self.has_null)
+
+    def marginal(self) -> np.ndarray:
+        return _normalise(([self.null_mass] if self.has_null else []) + list(self.mass))
+
+
+ColumnProfile = NumericProfile | CategoricalProfile
+
+
+@dataclass(frozen=True)
+class TableProfile:
+    n_noisy: float
+    columns: tuple[ColumnProfile, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n_noisy": self.n_noisy, "columns": [
+            {"type": type(c).__name__, **{k: (v.value if isinstance(v, Kind) else v)
+                                         for k, v in c.__dict__.items()}} for c in self.columns]}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "TableProfile":
+        cols = []
+        for c in d["columns"]:
+            c = dict(c)
+            typ = {"NumericProfile": NumericProfile, "CategoricalProfile": CategoricalProfile}[c.pop("type")]
+            c["kind"] = Kind(c["kind"])
+            cols.append(typ(**{k: tuple(v) if isinstance(v, list) else v for k, v in c.items()}))
+        return cls(n_noisy=float(d["n_noisy"]), columns=tuple(cols))
+
+
+def _normalise(xs) -> np.ndarray:
+    a = np.clip(np.asarray(xs, dtype=float), 0, None)
+    return a / a.sum() if a.sum() > 0 else np.full(len(a), 1.0 / max(len(a), 1))
+
+
+def numeric_values(series: pl.Series, kind: Kind) -> pl.Series:
+    """A numeric column as Float64: dates in days, timestamps in microseconds since 1970."""
+    if kind is Kind.DATE:
+        return series.cast(pl.Date).cast(pl.Int32).cast(pl.Float64)
+    if kind is Kind.TIMESTAMP:
+        return series.dt.epoch("us").cast(pl.Float64)
+    return series.cast(pl.Float64)
+
+
+def category_values(series: pl.Series) -> pl.Series:
+    if series.dtype == pl.Boolean:
+        return series.cast(pl.Utf8).str.to_lowercase()
+    return series.cast(pl.Utf8)
+
+
+# --------------------------------------------------------------------------- measuring
+
+def measure_profile(df: pl.DataFrame, spec: TableSpec, rho: float, delta_threshold: float,
+                    rng: np.random.RandomState | None) -> tuple[TableSpec, TableProfile, list[Measurement]]:
+    """Measure the profile with zCDP budget ``rho``; returns the (maybe PII-updated) spec."""
+    counter = _NoisyCounter(rng)
+    undeclared = [c for c in spec.learned if c.kind is Kind.CATEGORICAL and not c.role_declared
+                  and c.categories is None]
+    rho_first = 0.05 * rho / (1 + len(undeclared))
+    n_noisy, _ = counter.counts(np.array([df.height]), rho_first, "row count")
+    n_noisy = max(float(n_noisy[0]), 1.0)
+    for c in undeclared:
+        distinct, _ = counter.counts(np.array([df[c.name].n_unique() - int(df[c.name].null_count() > 0)]),
+                                     rho_first, f"{c.name}: distinct values")
+        if distinct[0] > PII_DISTINCT_SHARE * n_noisy:
+            warn_pii(spec.table, c.name, min(distinct[0] / n_noisy, 1.0))
+            spec = spec.with_role(c.name, Role.PII)
+
+    learned = spec.learned
+    need_bounds = [c for c in learned if c.kind.is_numeric and c.bounds is None]
+    weights = {("hist", c.name): 1.0 for c in learned} | {("bounds", c.name): 0.25 for c in need_bounds}
+    unit = 0.95 * rho / sum(weights.values())
+    categorical = [c for c in learned if not c.kind.is_numeric]
+    per_column_delta = delta_threshold / max(1, sum(c.categories is None for c in categorical))
+
+    profiles = []
+    for c in learned:
+        values = df[c.name]
+        nullable = spec.schema.field(c.name).nullable
+        if c.kind.is_numeric:
+            x = numeric_values(values, c.kind)
+            _check_finite(x, spec.table, c.name)
+            bounds = c.bounds or _dp_bounds(x, counter, unit * weights[("bounds", c.name)], c)
+            profiles.append(_numeric(x, c, bounds, counter, unit, nullable))
+        else:
+            profiles.append(_categorical(category_values(values), c, counter, unit, nullable,
+                                         n_noisy, per_column_delta))
+    return spec, TableProfile(n_noisy=n_noisy, columns=tuple(profiles)), counter.measurements
+
+
+def _check_finite(x: pl.Series, table: str, column: str) -> None:
+    bad = x.drop_nulls()
+    bad = bad.filter(~bad.is_finite())
+    if bad.len():
+        raise InputError(f"table {table!r}, column {column!r}: {bad.len()} NaN/inf value(s). "
+                         "Replace them with NULL or finite values (e.g. in a view) before synthesizing.")
+
+
+def _pow2_bucket(x: np.ndarray) -> np.ndarray:
+    mag = np.clip(np.floor(np.log2(np.abs(x), where=x != 0, out=np.ones_like(x))), POW2_MIN, POW2_MAX)
+    b = (mag - POW2_MIN + 1).astype(int)
+    return np.where(x == 0, 0, np.sign(x).astype(int) * b)
+
+
+def _bucket_edges(b: int) -> tuple[float, float]:
+    if b == 0:
+        return 0.0, 0.0
+    lo, hi = 2.0 ** (abs(b) - 1 + POW2_MIN), 2.0 ** (abs(b) + POW2_MIN)
+    return (lo, hi) if b > 0 else (-hi, -lo)
+
+
+def _dp_bounds(x: pl.Series, counter: _NoisyCounter, rho: float, c: ColumnSpec) -> tuple[float, float]:
+    k = POW2_MAX - POW2_MIN + 1
+    idx = _pow2_bucket(x.drop_nulls().to_numpy()) + k
+    true = np.bincount(idx, minlength=2 * k + 1)
+    noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds (powers of two)")
+    keep = np.flatnonzero(noisy > 3 * sigma)
+    if keep.size == 0:
+        keep = np.array([int(np.argmax(noisy))])
+    lo = _bucket_edges(int(keep.min()) - k)[0]
+    hi = _bucket_edges(int(keep.max()) - k)[1]
+    if c.kind is not Kind.FLOAT:
+        lo, hi = math.floor(lo), math.ceil(hi)
+    if lo == hi:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def _cells(lo: float, hi: float, integral: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Fine cells: one per integer when the range is small, else equal width; 0 is its own cell."""
+    if integral and hi - lo + 1 <= MAX_CELLS:
+        pts = np.arange(lo, hi + 1)
+        return pts, pts.copy()
+    edges = np.linspace(lo, hi, MAX_CELLS + 1)
+    if integral:
+        edges = np.unique(np.round(edges))
+    lows, highs = edges[:-1], edges[1:]
+    if lo < 0 < hi or lo == 0:  # zero-inflated columns (amounts, counts) keep their atom
+        lows = np.concatenate([[0.0], lows])
+        highs = np.concatenate([[0.0], highs])
+        order = np.lexsort((highs, lows))
+        lows, highs = lows[order], highs[order]
+    return lows, highs
+
+
+def cell_index(x: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarray:
+    """Fine cell of each (already clamped) value: exact point cells win, else the interval."""
+    is_point = lows == highs
+    intervals, points = np.flatnonzero(~is_point), np.flatnonzero(is_point)
+    idx = np.zeros(len(x), dtype=np.int64)
+    if intervals.size:
+        j = np.searchsorted(lows[intervals], x, side="right") - 1
+        idx = intervals[np.clip(j, 0, intervals.size - 1)]
+    if points.size:
+        h = np.clip(np.searchsorted(lows[points], x), 0, points.size - 1)
+        exact = lows[points][h] == x
+        idx = np.where(exact | (intervals.size == 0), points[h], idx)
+    return idx
+
+
+def _numeric(x: pl.Series, c: ColumnSpec, bounds, counter: _NoisyCounter, unit: float,
+             nullable: bool) -> NumericProfile:
+    lo, hi = bounds
+    integral = c.kind is not Kind.FLOAT
+    lows, highs = _cells(lo, hi, integral)
+    vals = np.clip(x.drop_nulls().to_numpy(), lo, hi)
+    true = np.bincount(cell_index(vals, lows, highs), minlength=len(lows))
+    true = np.concatenate([[x.null_count()], true]) if nullable else true
+    noisy, sigma = counter.counts(true, unit, f"{c.name}: histogram ({len(lows)} cells + NULL)")
+    noisy = np.where(noisy > 1.5 * sigma, noisy, 0.0)  # drop cells indistinguishable from noise
+    null_mass, mass = (noisy[0], noisy[1:]) if nullable else (0.0, noisy)
+    if mass.sum() <= 0:
+        mass = np.ones_like(mass)
+    return NumericProfile(name=c.name, kind=c.kind, lower=lo, upper=hi, lows=tuple(lows.tolist()),
+                          highs=tuple(highs.tolist()), cell_mass=tuple(mass.tolist()),
+                          bin_starts=tuple(_quantile_bins(mass)), null_mass=float(null_mass))
+
+
+def _quantile_bins(mass: np.ndarray, k: int = 16) -> list[int]:
+    """Cut the fine cells into ≤ k contiguous bins of about equal noisy mass."""
+    cdf = np.cumsum(mass) / mass.sum()
+    cuts = {0, len(mass)}
+    for q in np.arange(1, k) / k:
+        cuts.add(int(np.searchsorted(cdf, q, side="left")) + 1)
+    cuts = sorted(c for c in cuts if 0 <= c <= len(mass))
+    # merge empty bins into their left neighbour so every bin can be sampled
+    out = [cuts[0]]
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        if mass[out[-1]:b].sum() > 0 or len(out) == 1:
+            out.append(b)
+        else:
+            out[-1] = b
+    return out
+
+
+def _categorical(x: pl.Series, c: ColumnSpec, counter: _NoisyCounter, unit: float, nullable: bool,
+                 n_noisy: float, delta_col: float) -> CategoricalProfile:
+    vc = x.drop_nulls().value_counts()
+    observed = dict(zip(vc[:, 0].to_list(), vc[:, 1].to_list()))
+    if c.categories is not None:  # public domain: every category, no threshold
+        cats = list(c.categories)
+        other = sum(v for k, v in observed.items() if k not in set(cats))
+        true = np.array([x.null_count()] + [observed.get(k, 0) for k in cats] + [other])
+        noisy, sigma = counter.counts(true, unit, f"{c.name}: histogram ({len(cats)} public categories)")
+        noisy = np.clip(noisy, 0, None)
+        null_mass = noisy[0] if nullable else 0.0
+        cats_mass = list(noisy[1:-1])
+        if noisy[-1] > 1.5 * sigma:
+            cats, cats_mass = cats + [OTHER], cats_mass + [noisy[-1]]
+        return CategoricalProfile(c.name, c.kind, tuple(cats), tuple(cats_mass), float(null_mass))
+    keys = sorted(observed)
+    true = np.array([x.null_count()] + [observed[k] for k in keys])
+    sigma = 1.0 / math.sqrt(2 * unit)
+    tau = 1.0 + sigma * float(norm.isf(delta_col))  # a category held by one row clears τ w.p. ≤ δ_col
+    noisy, _ = counter.counts(true, unit, f"{c.name}: histogram (categories with noisy count > {tau:.0f})",
+                              delta_extra=delta_col)
+    null_mass = max(noisy[0], 0.0) if nullable and noisy[0] > 1.5 * sigma else 0.0
+    keep = [(k, v) for k, v in zip(keys, noisy[1:]) if v > tau]
+    keep.sort(key=lambda kv: -kv[1])
+    other = n_noisy - null_mass - sum(v for _, v in keep)
+    cats = [k for k, _ in keep]
+    mass = [v for _, v in keep]
+    if other > 1.5 * sigma or not cats:
+        cats, mass = cats + [OTHER], mass + [max(other, 1.0)]
+    return CategoricalProfile(c.name, c.kind, tuple(cats), tuple(mass), float(null_mass))

@@ -1,0 +1,229 @@
+"""Table spec: what each column is (kind) and what we do with it (role).
+
+Kinds come from Arrow types; roles and public domains come from the user. Nothing here
+reads data values: data-dependent decisions (like "this string column is nearly unique")
+are made in :mod:`dp_synth.profile`, under DP.
+
+>>> import pyarrow as pa
+>>> spec = TableSpec.from_arrow(pa.schema([("id", pa.int64()), ("city", pa.string())]),
+...                             overrides={"id": {"role": "key"}})
+>>> [(c.name, c.kind.value, c.role.value) for c in spec.columns]
+[('id', 'integer', 'key'), ('city', 'categorical', 'learn')]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pyarrow as pa
+import yaml
+
+from .errors import InputError
+
+__all__ = ["Kind", "Role", "ColumnSpec", "TableSpec", "load_spec_overrides"]
+
+
+class Kind(str, enum.Enum):
+    INTEGER = "integer"
+    FLOAT = "float"
+    BOOLEAN = "boolean"
+    CATEGORICAL = "categorical"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+
+    @property
+    def is_numeric(self) -> bool:
+        """Kinds modelled as binned numbers (dates and timestamps as days/microseconds)."""
+        return self in (Kind.INTEGER, Kind.FLOAT, Kind.DATE, Kind.TIMESTAMP)
+
+
+class Role(str, enum.Enum):
+    LEARN = "learn"     # modelled by the generator
+    KEY = "key"         # never learned; regenerated as fresh unique values
+    PII = "pii"         # never learned; filled with values that do not come from the data
+    IGNORE = "ignore"   # never learned; NULL in the twin
+
+
+_UNSUPPORTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_struct, pa.types.is_map,
+                pa.types.is_binary, pa.types.is_large_binary, pa.types.is_fixed_size_binary,
+                pa.types.is_union, pa.types.is_fixed_size_list, pa.types.is_time,
+                pa.types.is_duration, pa.types.is_interval)
+
+
+def kind_of(arrow_type: pa.DataType) -> Kind | None:
+    """The kind dp-synth models an Arrow type as, or None if it cannot be learned."""
+    if pa.types.is_boolean(arrow_type):
+        return Kind.BOOLEAN
+    if pa.types.is_integer(arrow_type):
+        return Kind.INTEGER
+    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return Kind.FLOAT
+    if pa.types.is_date(arrow_type):
+        return Kind.DATE
+    if pa.types.is_timestamp(arrow_type):
+        return Kind.TIMESTAMP
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) \
+            or pa.types.is_string_view(arrow_type) or pa.types.is_dictionary(arrow_type):
+        return Kind.CATEGORICAL
+    return None
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column: its kind, role and any domain the user declared public.
+
+    ``bounds`` (numeric) and ``categories`` (categorical) declared here are public:
+    they cost no privacy budget. ``role_declared`` records whether the user chose the
+    role; undeclared string columns are checked for near-uniqueness under DP.
+    """
+
+    name: str
+    kind: Kind
+    role: Role = Role.LEARN
+    bounds: tuple[float, float] | None = None
+    categories: tuple[str, ...] | None = None
+    role_declared: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind.value, "role": self.role.value,
+                "bounds": list(self.bounds) if self.bounds else None,
+                "categories": list(self.categories) if self.categories is not None else None,
+                "role_declared": self.role_declared}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "ColumnSpec":
+        return cls(name=d["name"], kind=Kind(d["kind"]), role=Role(d["role"]),
+                   bounds=tuple(d["bounds"]) if d.get("bounds") else None,
+                   categories=tuple(d["categories"]) if d.get("categories") is not None else None,
+                   role_declared=bool(d.get("role_declared", False)))
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """The ordered columns of a table, with the Arrow schema the twin must reproduce."""
+
+    columns: tuple[ColumnSpec, ...]
+    schema: pa.Schema = field(compare=False)
+    table: str = "data"
+
+    @property
+    def learned(self) -> tuple[ColumnSpec, ...]:
+        return tuple(c for c in self.columns if c.role is Role.LEARN)
+
+    def column(self, name: str) -> ColumnSpec:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def with_role(self, name: str, role: Role) -> "TableSpec":
+        cols = tuple(dataclasses.replace(c, role=role) if c.name == name else c for c in self.columns)
+        return dataclasses.replace(self, columns=cols)
+
+    @classmethod
+    def from_arrow(cls, schema: pa.Schema, overrides: Mapping[str, Mapping[str, Any]] | None = None,
+                   table: str = "data") -> "TableSpec":
+        """Infer kinds from ``schema`` and apply per-column ``overrides``.
+
+        ``overrides`` maps column name to any of ``kind``, ``role``, ``bounds``,
+        ``categories``. Unknown column names are an error (a typo must not silently
+        leave a PII column learned).
+        """
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(schema.names))
+        if unknown:
+            raise InputError(f"table {table!r}: spec names columns that do not exist: {unknown}. "
+                             f"Columns are: {schema.names}")
+        cols = [_column(f, overrides.get(f.name, {}), table) for f in schema]
+        if not any(c.role is Role.LEARN for c in cols):
+            raise InputError(f"table {table!r}: no column is left to learn (all are key/pii/ignore). "
+                             "Mark at least one column with role 'learn'.")
+        return cls(columns=tuple(cols), schema=schema, table=table)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "columns": [c.to_json() for c in self.columns],
+                "arrow_schema": self.schema.serialize().to_pybytes().hex()}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> "TableSpec":
+        schema = pa.ipc.read_schema(pa.py_buffer(bytes.fromhex(d["arrow_schema"])))
+        return cls(columns=tuple(ColumnSpec.from_json(c) for c in d["columns"]), schema=schema,
+                   table=d.get("table", "data"))
+
+
+_KEYS = {"kind", "role", "bounds", "categories"}
+
+
+def _column(f: pa.Field, override: Mapping[str, Any], table: str) -> ColumnSpec:
+    where = f"table {table!r}, column {f.name!r}"
+    bad = set(override) - _KEYS
+    if bad:
+        raise InputError(f"{where}: unknown spec keys {sorted(bad)}; allowed: {sorted(_KEYS)}")
+    try:
+        role = Role(override.get("role", "learn"))
+    except ValueError:
+        raise InputError(f"{where}: role must be one of {[r.value for r in Role]}") from None
+    kind = kind_of(f.type)
+    if "kind" in override:
+        try:
+            kind = Kind(override["kind"])
+        except ValueError:
+            raise InputError(f"{where}: kind must be one of {[k.value for k in Kind]}") from None
+    if kind is None:
+        if role is Role.LEARN:
+            raise InputError(f"{where}: type {f.type} cannot be learned. Declare it "
+                             f"{{'role': 'ignore'}} to leave it NULL in the twin, or cast it in a view.")
+        kind = Kind.CATEGORICAL  # placeholder: ignored columns are never encoded
+    bounds = _bounds(override.get("bounds"), where)
+    cats = override.get("categories")
+    if cats is not None:
+        if not isinstance(cats, (list, tuple)) or not cats:
+            raise InputError(f"{where}: categories must be a non-empty list of values")
+        cats = tuple(str(c) for c in dict.fromkeys(cats))
+    if kind is Kind.BOOLEAN:
+        cats = ("false", "true")
+    return ColumnSpec(name=f.name, kind=kind, role=role, bounds=bounds, categories=cats,
+                      role_declared="role" in override)
+
+
+def _bounds(b: Any, where: str) -> tuple[float, float] | None:
+    if b is None:
+        return None
+    try:
+        lo, hi = (float(x) for x in b)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: bounds must be [lower, upper] numbers") from None
+    if not lo < hi:
+        raise InputError(f"{where}: bounds [{lo}, {hi}] must have lower < upper")
+    return lo, hi
+
+
+def load_spec_overrides(spec: str | Path | Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Read overrides from a dict or a YAML file of the form ``columns: {name: {role: pii}}``."""
+    if spec is None:
+        return {}
+    if isinstance(spec, (str, Path)):
+        path = Path(spec)
+        if not path.is_file():
+            raise InputError(f"spec file {str(path)!r} not found")
+        try:
+            spec = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise InputError(f"spec file {str(path)!r} is not valid YAML: {e}") from None
+    if not isinstance(spec, Mapping):
+        raise InputError("spec must be a mapping like {'columns': {'email': {'role': 'pii'}}}")
+    cols = spec.get("columns", spec)
+    if not isinstance(cols, Mapping) or not all(isinstance(v, Mapping) for v in cols.values()):
+        raise InputError("spec 'columns' must map column names to settings, e.g. {'email': {'role': 'pii'}}")
+    return {str(k): dict(v) for k, v in cols.items()}
+
+
+def warn_pii(table: str, column: str, share: float) -> None:
+    warnings.warn(f"table {table!r}, column {column!r}: nearly every value is unique "
+                  f"(DP estimate {share:.0%}); treated as PII and not learned. Declare "
+                  f"{{'role': 'learn'}} to model it as a category anyway.", stacklevel=3)
