@@ -1,0 +1,1 @@
+"""Runtimes that read sources and write twins: DuckDB (embedded default)."""

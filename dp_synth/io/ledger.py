@@ -1,0 +1,83 @@
+"""The privacy ledger: one row per privacy spend, in the warehouse next to the data.
+
+Every later tool (dbt package, validation, governance report) finds twins and their
+privacy statements here. Rows are only written in the same transaction as their twin.
+Budget caps compose spends by simple addition of ε and δ (basic composition: always valid,
+whatever the runs had in common).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from .relation import quote_ident
+
+__all__ = ["LEDGER_TABLE", "LEDGER_COLUMNS", "Ledger"]
+
+LEDGER_TABLE = "dp_synth_ledger"
+LEDGER_COLUMNS: dict[str, str] = {
+    "run_id": "VARCHAR", "created_at": "TIMESTAMPTZ", "source": "VARCHAR",
+    "source_fingerprint": "VARCHAR", "columns_learned": "VARCHAR", "twin": "VARCHAR",
+    "twin_rows": "BIGINT", "mechanisms": "VARCHAR", "epsilon": "DOUBLE", "delta": "DOUBLE",
+    "epsilon_profile": "DOUBLE", "epsilon_training": "DOUBLE", "budget_cap": "DOUBLE",
+    "privacy": "VARCHAR", "settings_hash": "VARCHAR", "package_version": "VARCHAR",
+    "model_path": "VARCHAR", "invoked_by": "VARCHAR", "dbt_invocation_id": "VARCHAR",
+    "dbt_model": "VARCHAR",
+}
+
+
+@dataclass(frozen=True)
+class Ledger:
+    con: duckdb.DuckDBPyConnection
+    schema: str = "main"
+
+    @property
+    def sql(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(LEDGER_TABLE)}"
+
+    def exists(self) -> bool:
+        return bool(self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [self.schema, LEDGER_TABLE]).fetchone()[0])
+
+    def ensure(self) -> None:
+        cols = ", ".join(f"{quote_ident(k)} {v}" for k, v in LEDGER_COLUMNS.items())
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {self.sql} ({cols})")
+
+    def append(self, row: dict[str, Any]) -> None:
+        values = [json.dumps(v) if isinstance(v, (list, dict)) else v
+                  for v in (row.get(k) for k in LEDGER_COLUMNS)]
+        marks = ", ".join("?" for _ in LEDGER_COLUMNS)
+        self.con.execute(f"INSERT INTO {self.sql} VALUES ({marks})", values)
+
+    def spent(self, source: str) -> tuple[float, float]:
+        """Total (ε, δ) charged to ``source`` so far, by basic composition."""
+        if not self.exists():
+            return 0.0, 0.0
+        eps, dlt = self.con.execute(
+            f"SELECT coalesce(sum(epsilon), 0), coalesce(sum(delta), 0) FROM {self.sql} WHERE source = ?",
+            [source]).fetchone()
+        return float(eps), float(dlt)
+
+    def rows(self, source: str | None = None) -> list[dict[str, Any]]:
+        if not self.exists():
+            return []
+        where, params = ("WHERE source = ?", [source]) if source else ("", [])
+        cur = self.con.execute(f"SELECT * FROM {self.sql} {where} ORDER BY created_at", params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def find_reusable(self, source: str, fingerprint: str, settings_hash: str, twin: str) -> dict | None:
+        for r in reversed(self.rows(source)):
+            if (r["source_fingerprint"], r["settings_hash"], r["twin"]) == (fingerprint, settings_hash, twin):
+                return r
+        return None
+
+    def is_twin(self, twin: str) -> bool:
+        return self.exists() and bool(self.con.execute(
+            f"SELECT count(*) FROM {self.sql} WHERE twin = ?", [twin]).fetchone()[0])
