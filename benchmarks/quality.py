@@ -44,7 +44,7 @@ def _xy(df: pl.DataFrame, cats: list[str], vocab: dict[str, dict]) -> tuple[np.n
                         .to_numpy().astype(float))
         else:
             cols.append(df[c].cast(pl.Float64).to_numpy())
-    y = (df[TARGET].cast(pl.Utf8) == ">50K").to_numpy().astype(int)
+    y = (df[TARGET].cast(pl.Utf8) == ">50K").fill_null(False).to_numpy().astype(int)
     x = np.column_stack(cols)
     x[x == -1] = np.nan
     return x, y
@@ -102,6 +102,14 @@ def exact_copy_rate(rows: pl.DataFrame, train: pl.DataFrame) -> float:
 
 
 def run_one(eps: float, delta: float, config: dict, seed: int, q) -> None:
+    try:
+        q.put(_run_one(eps, delta, config, seed))
+    except BaseException as e:  # report instead of leaving the parent waiting
+        q.put({"eps": eps, "error": repr(e)})
+        raise
+
+
+def _run_one(eps: float, delta: float, config: dict, seed: int) -> dict:
     import duckdb
     import warnings
 
@@ -130,7 +138,7 @@ def run_one(eps: float, delta: float, config: dict, seed: int, q) -> None:
            "tvd3": mean_marginal_tvd(train, synth, 3), "tstr": tstr_auc(synth, hold),
            "dcr": dcr_share(synth, train, hold), "copies": exact_copy_rate(synth, train),
            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    q.put(res)
+    return res
 
 
 def main() -> None:
@@ -154,8 +162,11 @@ def main() -> None:
         q = ctx.Queue()
         p = ctx.Process(target=run_one, args=(eps, args.delta, config, args.seed, q))
         p.start()
-        rows.append(q.get())
+        res = q.get()
         p.join()
+        if "error" in res:
+            raise SystemExit(f"ε={eps}: {res['error']}")
+        rows.append(res)
     hdr = ["ε", "TVD 1-way", "TVD 2-way", "TVD 3-way", "TSTR AUC", "DCR share", "exact copies",
            "fit s", "sample rows/s", "peak MB"]
     print(f"Adult, train {train.height} / holdout {hold.height}, δ={args.delta:g}, config {config or 'default'}")

@@ -224,7 +224,8 @@ def _dp_bounds(x: pl.Series, counter: _NoisyCounter, rho: float, c: ColumnSpec) 
     idx = _pow2_bucket(x.drop_nulls().to_numpy()) + k
     true = np.bincount(idx, minlength=2 * k + 1)
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds (powers of two)")
-    keep = np.flatnonzero(noisy > 3 * sigma)
+    # 4.5σ: an empty bucket clears it w.p. 3e-6, so ~170 buckets rarely yield a false bound
+    keep = np.flatnonzero(noisy > 4.5 * sigma)
     if keep.size == 0:
         keep = np.array([int(np.argmax(noisy))])
     lo = _bucket_edges(int(keep.min()) - k)[0]
@@ -330,6 +331,6 @@ def _categorical(x: pl.Series, c: ColumnSpec, counter: _NoisyCounter, unit: floa
     other = n_noisy - null_mass - sum(v for _, v in keep)
     cats = [k for k, _ in keep]
     mass = [v for _, v in keep]
-    if other > 1.5 * sigma or not cats:
-        cats, mass = cats + [OTHER], mass + [max(other, 1.0)]
+    # always keep an "other" code: rows of unreleased categories are encoded there
+    cats, mass = cats + [OTHER], mass + [max(other, 0.0) if other > 1.5 * sigma else 0.0]
     return CategoricalProfile(c.name, c.kind, tuple(cats), tuple(mass), float(null_mass))

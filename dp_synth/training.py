@@ -27,6 +27,7 @@ class TrainingConfig:
     epochs: float = 8.0
     batch_size: int = 1024          # expected Poisson batch size
     learning_rate: float = 3e-3
+    optimizer: str = "adam"         # adam | sgd (momentum 0.9)
     max_grad_norm: float = 1.0
     embed_dim: int = 8
     hidden: int = 64
@@ -44,6 +45,12 @@ class TrainingResult:
     final_loss: float
     seconds: float
     accountant_history: tuple = ()   # Opacus RDPAccountant history: (σ, q, steps) entries
+
+
+_OPTIMIZERS = {
+    "adam": lambda params, lr: torch.optim.Adam(params, lr=lr),
+    "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
+}
 
 
 def plan_steps(n_noisy: float, config: TrainingConfig) -> tuple[float, int]:
@@ -67,7 +74,7 @@ def train_dp(model: torch.nn.Module, codes: np.ndarray, *, sample_rate: float, s
     # per-sample gradients of the summed loss; the optimizer averages over the *expected*
     # batch size (q · noisy n), so the update scale never depends on the exact data size
     gsm = GradSampleModule(model, loss_reduction="sum")
-    optimizer = DPOptimizer(torch.optim.Adam(gsm.parameters(), lr=config.learning_rate),
+    optimizer = DPOptimizer(_OPTIMIZERS[config.optimizer](gsm.parameters(), config.learning_rate),
                             noise_multiplier=noise_multiplier, max_grad_norm=config.max_grad_norm,
                             expected_batch_size=max(1, round(expected_batch_size)),
                             loss_reduction="mean", generator=gen)

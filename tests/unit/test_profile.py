@@ -1,0 +1,81 @@
+import math
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from dp_synth import InputError, Role, TableSpec
+from dp_synth.profile import OTHER, _NoisyCounter, measure_profile
+
+
+def test_discrete_gaussian_noise_has_the_accounted_scale():
+    rho = 0.002
+    counter = _NoisyCounter(np.random.RandomState(0))
+    noisy, sigma = counter.counts(np.full(20000, 50), rho, "x")
+    assert sigma == pytest.approx(1 / math.sqrt(2 * rho))
+    assert np.std(noisy - 50) == pytest.approx(sigma, rel=0.03)
+    assert abs(np.mean(noisy - 50)) < 4 * sigma / math.sqrt(20000)
+    assert np.all(noisy == np.round(noisy))  # discrete
+    assert counter.measurements[0].sigma == sigma
+
+
+def _profile(df, overrides=None, rho=0.5, delta=1e-6, seed=0):
+    spec = TableSpec.from_arrow(df.to_arrow().schema, overrides or {}, table="t")
+    return measure_profile(df, spec, rho, delta, np.random.RandomState(seed))
+
+
+def test_rare_categories_are_not_released():
+    vals = ["common"] * 3000 + ["also"] * 2000 + ["Rare Person"]
+    df = pl.DataFrame({"c": vals, "x": list(range(len(vals)))})
+    _, prof, ms = _profile(df)
+    cats = prof.columns[0].categories
+    assert "common" in cats and "also" in cats and "Rare Person" not in cats
+    assert OTHER in cats
+    assert any(m.delta_extra > 0 for m in ms)
+
+
+def test_public_categories_cost_no_threshold_delta():
+    df = pl.DataFrame({"c": ["a"] * 500 + ["b"] * 3, "x": list(range(503))})
+    _, prof, ms = _profile(df, {"c": {"categories": ["a", "b", "z"]}})
+    assert prof.columns[0].categories[:3] == ("a", "b", "z")
+    assert all(m.delta_extra == 0 for m in ms)
+
+
+def test_near_unique_strings_become_pii_with_a_warning():
+    df = pl.DataFrame({"email": [f"user{i}@example.com" for i in range(2000)], "x": [i % 10 for i in range(2000)]})
+    with pytest.warns(UserWarning, match="'email'.*treated as PII"):
+        spec, prof, _ = _profile(df)
+    assert spec.column("email").role is Role.PII
+    assert [c.name for c in prof.columns] == ["x"]
+
+
+def test_declared_role_skips_detection():
+    df = pl.DataFrame({"code": [f"c{i}" for i in range(500)], "x": [1] * 500})
+    spec, _, ms = _profile(df, {"code": {"role": "learn"}})
+    assert spec.column("code").role is Role.LEARN
+    assert not any("distinct" in m.target for m in ms)
+
+
+def test_dp_bounds_cover_the_bulk_and_clamp_outliers():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(50, 10, 5000), [1e9]])
+    _, prof, _ = _profile(pl.DataFrame({"x": x}))
+    col = prof.columns[0]
+    assert col.lower <= 20 and col.upper >= 80
+    assert col.upper < 1e6  # a single outlier does not set the bound
+    assert 8 <= col.n_bins <= 16
+
+
+def test_nan_and_inf_are_rejected_with_column_name():
+    with pytest.raises(InputError, match=r"column 'x'.*NaN/inf"):
+        _profile(pl.DataFrame({"x": [1.0, float("nan")] * 100}))
+    with pytest.raises(InputError, match=r"column 'x'.*NaN/inf"):
+        _profile(pl.DataFrame({"x": [1.0, float("inf")] * 100}))
+
+
+def test_null_rate_is_measured():
+    df = pl.DataFrame({"x": [None] * 2000 + list(range(2000))})
+    _, prof, _ = _profile(df)
+    p = prof.columns[0].marginal()
+    assert prof.columns[0].has_null and p[0] == pytest.approx(0.5, abs=0.05)
