@@ -59,7 +59,7 @@ def relation_exists(con, rel: Relation) -> bool:
 
 def read_table(con, rel: Relation, batch_rows: int = 1_000_000) -> pa.Table:
     """Scan the source as Arrow record batches (never through pandas)."""
-    reader = con.execute(f"SELECT * FROM {rel.sql}").to_arrow_reader(batch_rows)
+    reader = con.sql(f"SELECT * FROM {rel.sql}").to_arrow_reader(batch_rows)
     return reader.read_all()
 
 

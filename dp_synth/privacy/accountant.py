@@ -81,7 +81,7 @@ def calibrate_sgd_sigma(fixed: Sequence[Measurement], sample_rate: float, steps:
         lo, hi = hi, hi * 2
         if hi > 1e4:
             raise ValueError("cannot reach the target ε with DP-SGD; raise ε or lower steps")
-    for _ in range(60):
+    while hi - lo > 1e-4 * hi:
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if eps_at(mid) <= epsilon else (mid, hi)
     return hi

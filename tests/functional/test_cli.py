@@ -1,0 +1,58 @@
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from dp_synth.cli import app
+from helpers import mixed_table
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        t = mixed_table()
+        con.execute("CREATE TABLE people AS SELECT * FROM t")
+    return path
+
+
+def test_synthesize_command(db, tmp_path):
+    spec = tmp_path / "spec.yml"
+    spec.write_text("columns:\n  id: {role: key}\n  name: {role: pii}\n")
+    res = runner.invoke(app, ["synthesize", "--db", str(db), "--table", "people", "--epsilon", "1",
+                              "--seed", "1", "--rows", "77", "--spec", str(spec)])
+    assert res.exit_code == 0, res.output
+    assert "main_synthetic.people (77 rows)" in res.output and "ε=" in res.output
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("SELECT count(*) FROM main_synthetic.people").fetchone()[0] == 77
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--table", "nope", "--epsilon", "1"], "not found"),
+    (["--table", "people", "--epsilon", "-1"], "epsilon"),
+    (["--table", "people", "--epsilon", "1", "--delta", "0.5"], "delta"),
+])
+def test_errors_exit_nonzero_with_message(db, args, message):
+    res = runner.invoke(app, ["synthesize", "--db", str(db), *args])
+    assert res.exit_code == 2
+    assert message in res.output
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0] == 1
+
+
+def test_missing_database_file(tmp_path):
+    res = runner.invoke(app, ["synthesize", "--db", str(tmp_path / "x.duckdb"), "--table", "t", "--epsilon", "1"])
+    assert res.exit_code == 2 and "not found" in res.output
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path):
+    db = tmp_path / "demo.duckdb"
+    res = runner.invoke(app, ["demo", "--db", str(db), "--seed", "0"])
+    assert res.exit_code == 0, res.output
+    assert "main_synthetic.adult" in res.output and "2-way marginal TVD" in res.output
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("SELECT count(*) FROM main_synthetic.adult").fetchone()[0] > 30000
+        assert con.execute("SELECT count(*) FROM dp_synth_ledger").fetchone()[0] == 1

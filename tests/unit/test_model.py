@@ -1,0 +1,139 @@
+"""fit → sample → save/load on a small mixed table (keys, NULLs, dates, decimals, PII)."""
+
+import math
+import warnings
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+from safetensors.torch import save_file
+import torch
+
+import dp_synth
+from dp_synth import ArtifactError, InputError, SynthModel
+from helpers import FAST, mixed_table
+
+
+@pytest.fixture(scope="module")
+def model():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return dp_synth.fit(mixed_table(), epsilon=2.0, seed=0, spec={"id": {"role": "key"}}, config=FAST,
+                            table_name="people")
+
+
+def test_twin_has_source_columns_types_and_order(model):
+    twin = model.sample(300)
+    assert twin.columns == mixed_table().column_names
+    arrow = pa.Table.from_batches(list(model.sample_batches(300, batch_size=128)))
+    assert arrow.schema.types == mixed_table().schema.types and arrow.num_rows == 300
+    assert twin.height == 300
+
+
+def test_keys_fresh_and_pii_not_from_data(model):
+    twin = model.sample(500)
+    assert twin["id"].n_unique() == 500
+    real_names = set(mixed_table()["name"].to_pylist())
+    assert model.spec.column("name").role is dp_synth.Role.PII  # detected: nearly unique strings
+    assert not real_names & set(twin["name"].to_list())
+    assert all(v.startswith("name_") for v in twin["name"].to_list())
+
+
+def test_learned_values_stay_in_dp_domain(model):
+    twin = model.sample(2000)
+    cities = set(twin["city"].drop_nulls().to_list())
+    assert cities <= {"Oslo", "Lima", "Pune", "Kyiv", "__other__"}
+    assert 0 < twin["city"].null_count() < 2000 * 0.3  # NULL rate ≈ 10%
+    real = mixed_table()
+    assert twin["joined"].min() >= pa.compute.min(real["joined"]).as_py().replace(year=2016)
+    assert twin["age"].min() >= 0 and twin["age"].max() <= 128
+
+
+def test_privacy_statement_meets_target(model):
+    st = model.privacy
+    assert st.epsilon <= 2.0 and st.epsilon > 1.99
+    assert set(st.parts) == {"profile", "training"}
+    assert st.delta == pytest.approx(1e-4)  # 400 rows → 1/(10·1000)
+    assert st.mechanisms == ["discrete_gaussian", "dp_sgd"]
+
+
+def test_seed_reproducible(model):
+    a, b = model.sample(200, seed=3), model.sample(200, seed=3)
+    assert a.equals(b)
+    again = dp_synth.fit(mixed_table(), epsilon=2.0, seed=0, spec={"id": {"role": "key"}}, config=FAST,
+                         table_name="people")
+    assert again.sample(100, seed=1).equals(model.sample(100, seed=1))
+
+
+def test_save_load_round_trip(model, tmp_path):
+    path = model.save(tmp_path / "m.safetensors")
+    loaded = SynthModel.load(path)
+    assert loaded.sample(150, seed=9).equals(model.sample(150, seed=9))
+    assert loaded.privacy == model.privacy
+
+
+def test_tampered_foreign_and_garbage_files_refused(model, tmp_path):
+    path = model.save(tmp_path / "m.safetensors")
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 0xFF  # flip a weight byte
+    bad = tmp_path / "tampered.safetensors"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(ArtifactError, match="integrity"):
+        SynthModel.load(bad)
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(3)}, str(foreign))
+    with pytest.raises(ArtifactError, match="not a dp-synth model"):
+        SynthModel.load(foreign)
+    junk = tmp_path / "junk.pkl"
+    import pickle
+
+    junk.write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(ArtifactError, match="not a dp-synth model"):
+        SynthModel.load(junk)
+
+
+@pytest.mark.parametrize("eps", [0, -1, float("nan"), float("inf"), 1000, "abc", None])
+def test_bad_epsilon(eps):
+    with pytest.raises(InputError, match="epsilon"):
+        dp_synth.fit(mixed_table(), epsilon=eps)
+
+
+@pytest.mark.parametrize("delta", [1 / 400, 0.5, 0, -1e-6, float("nan")])
+def test_bad_delta(delta):
+    with pytest.raises(InputError, match="delta"):
+        dp_synth.fit(mixed_table(), epsilon=1.0, delta=delta)
+
+
+@pytest.mark.parametrize("n, message", [(0, "is empty"), (1, "fewer than the 100"), (50, "fewer than the 100")])
+def test_too_small_tables(n, message):
+    with pytest.raises(InputError, match=message):
+        dp_synth.fit(mixed_table(400).slice(0, n), epsilon=1.0, table_name="tiny")
+
+
+def test_all_null_column():
+    t = pa.table({"x": pa.array(range(300)), "gone": pa.nulls(300, pa.string())})
+    with pytest.raises(InputError, match=r"column 'gone' is entirely NULL.*ignore"):
+        dp_synth.fit(t, epsilon=1.0)
+    m = dp_synth.fit(t, epsilon=1.0, spec={"gone": {"role": "ignore"}}, config=FAST, seed=0)
+    assert m.sample(10)["gone"].null_count() == 10
+
+
+def test_nested_columns_error_or_ignored():
+    t = pa.table({"x": pa.array(range(300)), "tags": pa.array([[1, 2]] * 300)})
+    with pytest.raises(InputError, match="'tags'.*cannot be learned"):
+        dp_synth.fit(t, epsilon=1.0)
+    m = dp_synth.fit(t, epsilon=1.0, spec={"tags": {"role": "ignore"}}, config=FAST, seed=0)
+    assert m.sample(5).columns == ["x", "tags"]
+
+
+def test_accepts_duckdb_relation_and_polars():
+    import duckdb
+
+    con = duckdb.connect()
+    rel = con.sql("SELECT range % 9 AS a, (range % 3)::VARCHAR AS b FROM range(500)")
+    m1 = dp_synth.fit(rel, epsilon=1.0, config=FAST, seed=0)
+    m2 = dp_synth.fit(rel.pl(), epsilon=1.0, config=FAST, seed=0)
+    assert m1.sample(50, seed=0).equals(m2.sample(50, seed=0))
+    with pytest.raises(InputError, match="unsupported data"):
+        dp_synth.fit([1, 2, 3], epsilon=1.0)
