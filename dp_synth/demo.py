@@ -19,4 +19,4 @@ def load_demo_table(con: duckdb.DuckDBPyConnection, table: str = "adult") -> int
 
     rel = Relation.parse(table)
     con.execute(f"CREATE OR REPLACE TABLE {rel.sql} AS SELECT * FROM read_parquet(?)", [demo_data_path()])
-    return con.execute(f"SELECT count(*) FROM {rel.sql}").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {rel.sql}").fetchall()[0][0]

@@ -19,9 +19,10 @@ from .errors import InputError
 from .model import SynthModel
 from .models import build_generator
 from .privacy import Measurement, PrivacyStatement, calibrate_profile_rho, calibrate_sgd_sigma
-from .profile import measure_profile
+from .marginals import measure_tree
+from .profile import _NoisyCounter, measure_profile
 from .spec import Kind, Role, TableSpec, load_spec_overrides
-from .training import TrainingConfig, plan_steps, train_dp
+from .training import TrainingConfig, plan_steps, pretrain, train_dp
 
 __all__ = ["fit", "default_delta", "to_arrow", "fingerprint", "MAX_EPSILON", "MIN_ROWS"]
 
@@ -128,14 +129,21 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     rng = np.random.RandomState(seed) if seed is not None else None  # None: diffprivlib's secure RNG
     undeclared = any(c.kind is Kind.CATEGORICAL and c.categories is None for c in tspec.learned)
     delta_threshold = 0.1 * dlt if undeclared else 0.0
-    rho = calibrate_profile_rho(eps, dlt - delta_threshold, config.profile_share)
-    tspec, profile, measurements = measure_profile(df, tspec, rho, delta_threshold, rng)
+    rho = calibrate_profile_rho(eps, dlt - delta_threshold, 1.0)
+    tspec, profile, measurements = measure_profile(df, tspec, rho * config.profile_share, delta_threshold, rng)
     if not tspec.learned:
         raise InputError(f"table {table_name!r}: every column is key/pii/ignore after PII detection; "
                          "nothing is left to learn. Declare a column {'role': 'learn'}")
 
     encoder = Encoder(tspec, profile)
     codes = encoder.encode(df)
+    prior = None
+    if config.tree_share > 0 and len(encoder.cardinalities) > 1:
+        counter = _NoisyCounter(rng)
+        prior = measure_tree(codes, encoder.cardinalities, encoder.marginals(), profile.n_noisy,
+                             rho * config.tree_select_share, rho * config.tree_share, counter,
+                             np.random.default_rng(seed))
+        measurements += counter.measurements
     q, steps = plan_steps(profile.n_noisy, config)
     sigma = calibrate_sgd_sigma(measurements, q, steps, eps, dlt)
     sgd = Measurement("training", "dp_sgd", f"{config.generator} generator ({steps} steps)", sigma, q, steps)
@@ -143,7 +151,10 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         torch.manual_seed(seed)
     generator = build_generator(config.generator, cardinalities=encoder.cardinalities,
                                 marginals=encoder.marginals(), embed_dim=config.embed_dim,
-                                hidden=config.hidden)
+                                hidden=config.hidden, order=prior.order if prior else None)
+    if prior is not None:
+        synthetic = prior.sample(config.pretrain_rows, np.random.default_rng(None if seed is None else seed + 1))
+        pretrain(generator, synthetic, config.pretrain_epochs, seed)
 
     def progress(step: int, loss: float) -> None:
         if on_step is not None and (step % 10 == 0 or step == steps):

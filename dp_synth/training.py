@@ -31,7 +31,11 @@ class TrainingConfig:
     max_grad_norm: float = 1.0
     embed_dim: int = 8
     hidden: int = 64
-    profile_share: float = 0.3      # share of the zCDP budget for the profile
+    profile_share: float = 0.25     # zCDP budget share: bounds, 1-way histograms, NULL rates
+    tree_select_share: float = 0.05 # choosing the tree of column pairs (exponential mechanism)
+    tree_share: float = 0.4         # measuring the tree's 2-way marginals; DP-SGD gets the rest
+    pretrain_rows: int = 50_000     # samples from the DP tree used to pretrain (free)
+    pretrain_epochs: int = 4
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -58,6 +62,22 @@ def plan_steps(n_noisy: float, config: TrainingConfig) -> tuple[float, int]:
     batch = max(32, min(config.batch_size, int(n_noisy / 4)))
     q = min(1.0, batch / max(n_noisy, 1.0))
     return q, max(1, math.ceil(config.epochs / q))
+
+
+def pretrain(model: torch.nn.Module, codes: np.ndarray, epochs: int, seed: int | None,
+             batch_size: int = 512, lr: float = 3e-3) -> None:
+    """Ordinary training on synthetic codes sampled from DP measurements (post-processing)."""
+    if len(codes) == 0 or epochs <= 0:
+        return
+    data = torch.as_tensor(codes, dtype=torch.long)
+    gen = torch.Generator()
+    gen.manual_seed(seed if seed is not None else int.from_bytes(np.random.bytes(8), "little") >> 1)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        for idx in torch.randperm(len(data), generator=gen).split(batch_size):
+            opt.zero_grad(set_to_none=True)
+            model(data[idx]).mean().backward()
+            opt.step()
 
 
 def train_dp(model: torch.nn.Module, codes: np.ndarray, *, sample_rate: float, steps: int,

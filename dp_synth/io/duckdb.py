@@ -48,9 +48,9 @@ def connect(db: str | Path | duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBPy
 
 
 def relation_kind(con, rel: Relation) -> str | None:
-    row = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = ? "
-                      "AND table_name = ?", [rel.schema, rel.name]).fetchone()
-    return row[0] if row else None
+    rows = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = ? "
+                       "AND table_name = ?", [rel.schema, rel.name]).fetchall()
+    return rows[0][0] if rows else None
 
 
 def relation_exists(con, rel: Relation) -> bool:
@@ -121,8 +121,8 @@ def _synthesize(con, db, table, epsilon, delta, target, rows, spec, seed, budget
     spent_eps, _ = ledger.spent(str(source))
     if budget_cap is not None and spent_eps + eps > budget_cap + 1e-12:
         raise BudgetExceededError(
-            f"source {str(source)!r}: budget cap ε={budget_cap:g} would be exceeded: already spent "
-            f"ε={spent_eps:g}, this run asks ε={eps:g} (total {spent_eps + eps:g}). Nothing was trained "
+            f"source {str(source)!r}: budget cap ε={budget_cap:.4g} would be exceeded: already spent "
+            f"ε={spent_eps:.4g}, this run asks ε={eps:.4g} (total {spent_eps + eps:.4g}). Nothing was trained "
             "or charged. Raise the cap, lower epsilon, or reuse the existing twin")
 
     kwargs = {"min_rows": min_rows} if min_rows is not None else {}
@@ -134,7 +134,7 @@ def _synthesize(con, db, table, epsilon, delta, target, rows, spec, seed, budget
         model.save(model_path)
     try:
         n = _write_twin(con, source, twin, model, rows, ledger, {
-            "run_id": run_id, "created_at": dt.datetime.now(dt.timezone.utc), "source": str(source),
+            "run_id": run_id, "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), "source": str(source),
             "source_fingerprint": print_fp, "columns_learned": model.metadata["learned_columns"],
             "twin": str(twin), "mechanisms": model.privacy.mechanisms, "epsilon": model.privacy.epsilon,
             "delta": model.privacy.delta, "epsilon_profile": model.privacy.parts.get("profile"),

@@ -1,6 +1,6 @@
 """The privacy ledger: one row per privacy spend, in the warehouse next to the data.
 
-Every later tool (dbt package, validation, governance report) finds twins and their
+created_at is UTC (TIMESTAMP without zone: readable without pytz). Every later tool (dbt package, validation, governance report) finds twins and their
 privacy statements here. Rows are only written in the same transaction as their twin.
 Budget caps compose spends by simple addition of ε and δ (basic composition: always valid,
 whatever the runs had in common).
@@ -20,7 +20,7 @@ __all__ = ["LEDGER_TABLE", "LEDGER_COLUMNS", "Ledger"]
 
 LEDGER_TABLE = "dp_synth_ledger"
 LEDGER_COLUMNS: dict[str, str] = {
-    "run_id": "VARCHAR", "created_at": "TIMESTAMPTZ", "source": "VARCHAR",
+    "run_id": "VARCHAR", "created_at": "TIMESTAMP", "source": "VARCHAR",
     "source_fingerprint": "VARCHAR", "columns_learned": "VARCHAR", "twin": "VARCHAR",
     "twin_rows": "BIGINT", "mechanisms": "VARCHAR", "epsilon": "DOUBLE", "delta": "DOUBLE",
     "epsilon_profile": "DOUBLE", "epsilon_training": "DOUBLE", "budget_cap": "DOUBLE",
@@ -42,7 +42,7 @@ class Ledger:
     def exists(self) -> bool:
         return bool(self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [self.schema, LEDGER_TABLE]).fetchone()[0])
+            [self.schema, LEDGER_TABLE]).fetchall()[0][0])
 
     def ensure(self) -> None:
         cols = ", ".join(f"{quote_ident(k)} {v}" for k, v in LEDGER_COLUMNS.items())
@@ -61,7 +61,7 @@ class Ledger:
             return 0.0, 0.0
         eps, dlt = self.con.execute(
             f"SELECT coalesce(sum(epsilon), 0), coalesce(sum(delta), 0) FROM {self.sql} WHERE source = ?",
-            [source]).fetchone()
+            [source]).fetchall()[0]
         return float(eps), float(dlt)
 
     def rows(self, source: str | None = None) -> list[dict[str, Any]]:
@@ -80,4 +80,4 @@ class Ledger:
 
     def is_twin(self, twin: str) -> bool:
         return self.exists() and bool(self.con.execute(
-            f"SELECT count(*) FROM {self.sql} WHERE twin = ?", [twin]).fetchone()[0])
+            f"SELECT count(*) FROM {self.sql} WHERE twin = ?", [twin]).fetchall()[0][0])

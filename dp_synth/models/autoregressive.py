@@ -19,10 +19,16 @@ __all__ = ["AutoregressiveGenerator"]
 
 class AutoregressiveGenerator(nn.Module):
     def __init__(self, cardinalities: Sequence[int], marginals: Sequence[np.ndarray] | None = None,
-                 embed_dim: int = 8, hidden: int = 64):
+                 embed_dim: int = 8, hidden: int = 64, order: Sequence[int] | None = None):
         super().__init__()
-        self.cardinalities = [int(k) for k in cardinalities]
-        self.config = {"cardinalities": self.cardinalities, "embed_dim": embed_dim, "hidden": hidden}
+        # columns are modelled in ``order`` (e.g. a DP tree's parents first); codes in and out
+        # stay in table order
+        self.order = [int(i) for i in (order if order is not None else range(len(cardinalities)))]
+        self.config = {"cardinalities": [int(k) for k in cardinalities], "embed_dim": embed_dim,
+                       "hidden": hidden, "order": self.order}
+        self.cardinalities = [int(cardinalities[i]) for i in self.order]
+        if marginals is not None:
+            marginals = [marginals[i] for i in self.order]
         self.embeddings = nn.ModuleList(nn.Embedding(k, embed_dim) for k in self.cardinalities[:-1])
         heads = [nn.Linear(1, self.cardinalities[0])]
         for j, k in enumerate(self.cardinalities[1:], start=1):
@@ -43,6 +49,7 @@ class AutoregressiveGenerator(nn.Module):
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         """Negative log-likelihood of each row (teacher forcing), shape (batch,)."""
+        codes = codes[:, self.order]
         embs = self._prefix(codes)
         ones = torch.ones(codes.shape[0], 1, dtype=torch.float32, device=codes.device)
         nll = torch.zeros(codes.shape[0], device=codes.device)
@@ -62,4 +69,6 @@ class AutoregressiveGenerator(nn.Module):
             codes[:, j] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
             if j < len(self.embeddings):
                 embs.append(self.embeddings[j](codes[:, j]))
-        return codes
+        out = torch.empty_like(codes)
+        out[:, self.order] = codes
+        return out

@@ -43,6 +43,8 @@ class Measurement:
             return subsampled_gaussian_rdp(self.sample_rate, self.sigma, self.steps, orders)
         if self.mechanism == "discrete_gaussian":
             return gaussian_rdp(self.sigma, 1.0, orders) * self.steps
+        if self.mechanism == "exponential":  # here sigma holds ε per round: ε²/8-zCDP each
+            return np.asarray(orders, dtype=float) * self.sigma**2 / 8.0 * self.steps
         raise ValueError(f"unknown mechanism {self.mechanism!r}")
 
 

@@ -55,7 +55,7 @@ def test_privacy_statement_meets_target(model):
     assert st.epsilon <= 2.0 and st.epsilon > 1.99
     assert set(st.parts) == {"profile", "training"}
     assert st.delta == pytest.approx(1e-4)  # 400 rows → 1/(10·1000)
-    assert st.mechanisms == ["discrete_gaussian", "dp_sgd"]
+    assert st.mechanisms == ["discrete_gaussian", "dp_sgd", "exponential"]
 
 
 def test_seed_reproducible(model):
