@@ -88,9 +88,8 @@ def _decode_column(col, codes: np.ndarray, rng: np.random.Generator) -> pa.Array
     null = (codes == 0) if col.has_null else np.zeros(len(codes), bool)
     k = np.clip(codes - offset, 0, None)
     if isinstance(col, CategoricalProfile):
-        cats = np.array(col.categories, dtype=object)
-        vals = cats[np.clip(k, 0, len(cats) - 1)]
-        return pa.array(vals, type=pa.string(), mask=null)
+        idx = pa.array(np.clip(k, 0, len(col.categories) - 1).astype(np.int32), mask=null)
+        return pa.DictionaryArray.from_arrays(idx, pa.array(col.categories, pa.string())).cast(pa.string())
     return pa.array(_draw_numeric(col, k, rng), type=pa.float64(), mask=null)
 
 

@@ -62,13 +62,15 @@ class AutoregressiveGenerator(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         codes = torch.zeros(n, len(self.heads), dtype=torch.long)
         ones = torch.ones(n, 1)
-        embs: list[torch.Tensor] = []
+        dim = self.config["embed_dim"]
+        prefix = torch.empty(n, dim * len(self.embeddings))  # filled column by column, no re-concatenation
         for j, head in enumerate(self.heads):
-            inp = ones if j == 0 else torch.cat(embs, dim=1)
-            probs = torch.softmax(head(inp), dim=1)
-            codes[:, j] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            logits = head(ones if j == 0 else prefix[:, : j * dim])
+            cdf = torch.softmax(logits, dim=1).cumsum_(dim=1)
+            u = torch.rand(n, 1, generator=generator) * cdf[:, -1:]
+            codes[:, j] = torch.searchsorted(cdf, u).squeeze(1).clamp_(max=cdf.shape[1] - 1)
             if j < len(self.embeddings):
-                embs.append(self.embeddings[j](codes[:, j]))
+                prefix[:, j * dim:(j + 1) * dim] = self.embeddings[j](codes[:, j])
         out = torch.empty_like(codes)
         out[:, self.order] = codes
         return out
