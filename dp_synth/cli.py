@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .errors import DPSynthError
@@ -44,8 +46,9 @@ def _statement(result) -> None:
     row = result.ledger_row
     verb = "reused existing twin (no new spend)" if result.reused else "wrote"
     out.print(f"[green]{verb}[/] {result.twin} ({result.rows} rows) from {result.source}")
-    out.print(f"privacy: (ε={row['epsilon']:.3f}, δ={row['delta']:.1e}) "
-              f"[profile ε={row['epsilon_profile']:.3f}, training ε={row['epsilon_training']:.3f}; composed in RDP]")
+    out.print(escape(f"privacy: (ε={row['epsilon']:.3f}, δ={row['delta']:.1e}) [profile ε={row['epsilon_profile']:.3f}, "
+                     f"training ε={row['epsilon_training']:.3f}; composed in RDP; mechanisms: "
+                     f"{', '.join(json.loads(row['mechanisms']) if isinstance(row['mechanisms'], str) else row['mechanisms'])}]"))
     if result.model_path:
         out.print(f"model:   {result.model_path}")
 
@@ -70,7 +73,7 @@ def synthesize_cmd(
         result = _run(db=str(db), table=table, epsilon=epsilon, delta=delta, rows=rows, target=target,
                       seed=seed, spec=str(spec) if spec else None, budget_cap=budget_cap)
     except DPSynthError as e:
-        console.print(f"[red]error:[/] {e}")
+        console.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(2)
     _statement(result)
 
@@ -93,7 +96,7 @@ def demo_cmd(
     try:
         result = _run(db=str(db), table="main.adult", epsilon=epsilon, seed=seed)
     except DPSynthError as e:
-        console.print(f"[red]error:[/] {e}")
+        console.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(2)
     _statement(result)
     with duckdb.connect(str(db), read_only=True) as con:

@@ -58,6 +58,15 @@ def test_privacy_statement_meets_target(model):
     assert st.mechanisms == ["discrete_gaussian", "dp_sgd", "exponential"]
 
 
+def test_training_epsilon_recomputed_from_opacus_history(model):
+    from opacus.accountants import RDPAccountant
+
+    acc = RDPAccountant()
+    acc.history = [tuple(h) for h in model.metadata["accountant_history"]]
+    assert sum(h[2] for h in acc.history) == model.metadata["steps"]
+    assert model.privacy.parts["training"] == pytest.approx(acc.get_epsilon(model.privacy.delta), rel=0.02)
+
+
 def test_seed_reproducible(model):
     a, b = model.sample(200, seed=3), model.sample(200, seed=3)
     assert a.equals(b)
