@@ -24,7 +24,7 @@ class TrainingConfig:
     """DP-SGD hyperparameters. ``epochs`` is in expected passes over the data."""
 
     generator: str = "autoregressive"
-    epochs: float = 8.0
+    epochs: float = 12.0
     batch_size: int = 1024          # expected Poisson batch size
     learning_rate: float = 3e-3
     optimizer: str = "adam"         # adam | sgd (momentum 0.9)
