@@ -105,7 +105,7 @@ def demo_cmd(
     out.print("utility (total-variation distance to the real table, 0 = identical; numeric columns in 16 quantile bins):")
     for k in (1, 2, 3):
         out.print(f"  mean {k}-way marginal TVD: {mean_marginal_tvd(real, twin, k=k, max_marginals=200):.3f}")
-    out.print(f"try: duckdb {db} \"SELECT income, avg(age) FROM {result.twin.sql} GROUP BY 1\"")
+    out.print(escape(f"query the twin like any table: SELECT income, avg(age) FROM {result.twin} GROUP BY 1"))
 
 
 def main() -> None:  # pragma: no cover

@@ -46,3 +46,15 @@ def adult_sample(n: int = 2000, seed: int = 0) -> pl.DataFrame:
 
         df = pl.read_parquet(demo_data_path())
     return df.sample(n, seed=seed)
+
+
+def duckdb_with(path, **tables) -> Path:
+    """A DuckDB file at ``path`` holding each Arrow table under its keyword name (main schema)."""
+    import duckdb
+
+    with duckdb.connect(str(path)) as con:
+        for name, table in tables.items():
+            con.register("__t", table)
+            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM __t')
+            con.unregister("__t")
+    return Path(path)

@@ -3,18 +3,14 @@ import pytest
 from typer.testing import CliRunner
 
 from dp_synth.cli import app
-from helpers import mixed_table
+from helpers import duckdb_with, mixed_table
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def db(tmp_path):
-    path = tmp_path / "w.duckdb"
-    with duckdb.connect(str(path)) as con:
-        t = mixed_table()
-        con.execute("CREATE TABLE people AS SELECT * FROM t")
-    return path
+    return duckdb_with(tmp_path / "w.duckdb", people=mixed_table())
 
 
 def test_synthesize_command(db, tmp_path):

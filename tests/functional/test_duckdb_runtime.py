@@ -6,17 +6,15 @@ import pytest
 import dp_synth
 from dp_synth import BudgetExceededError, InputError
 from dp_synth.io.ledger import Ledger
-from helpers import FAST, mixed_table
+from helpers import FAST, duckdb_with, mixed_table
 
 
 @pytest.fixture
 def db(tmp_path):
-    path = tmp_path / "wh.duckdb"
+    path = duckdb_with(tmp_path / "wh.duckdb", people=mixed_table())
     with duckdb.connect(str(path)) as con:
-        t = mixed_table()
         con.execute('CREATE SCHEMA "Sales Data"')
-        con.execute('CREATE TABLE "Sales Data"."cust.omers ""x"" é" AS SELECT * FROM t')
-        con.execute("CREATE TABLE main.people AS SELECT * FROM t")
+        con.execute('CREATE TABLE "Sales Data"."cust.omers ""x"" é" AS SELECT * FROM main.people')
     return path
 
 
