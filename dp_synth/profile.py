@@ -191,7 +191,7 @@ def measure_profile(df: pl.DataFrame, spec: TableSpec, rho: float, delta_thresho
             x = numeric_values(values, c.kind)
             _check_finite(x, spec.table, c.name)
             bounds = c.bounds or _dp_bounds(x, counter, unit * weights[("bounds", c.name)], c)
-            profiles.append(_numeric(x, c, bounds, counter, unit, nullable))
+            profiles.append(_numeric(x, c, bounds, counter, unit, nullable, n_noisy))
         else:
             profiles.append(_categorical(category_values(values), c, counter, unit, nullable,
                                          n_noisy, per_column_delta))
@@ -223,13 +223,14 @@ def _dp_bounds(x: pl.Series, counter: _NoisyCounter, rho: float, c: ColumnSpec) 
     k = POW2_MAX - POW2_MIN + 1
     idx = _pow2_bucket(x.drop_nulls().to_numpy()) + k
     true = np.bincount(idx, minlength=2 * k + 1)
+    rho = rho / 2  # half for the powers of two, half for the refinement
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds (powers of two)")
-    # 4.5σ: an empty bucket clears it w.p. 3e-6, so ~170 buckets rarely yield a false bound
-    keep = np.flatnonzero(noisy > 4.5 * sigma)
-    if keep.size == 0:
-        keep = np.array([int(np.argmax(noisy))])
-    lo = _bucket_edges(int(keep.min()) - k)[0]
-    hi = _bucket_edges(int(keep.max()) - k)[1]
+    first, last = _support(noisy, sigma, extend=2.0)
+    lo = _bucket_edges(first - k)[0]
+    hi = _bucket_edges(last - k)[1]
+    # all data in one octave far from 0 (dates, years, timestamps): refine, if there is signal
+    if first == last and first != k and noisy[first] > 40 * sigma:
+        lo, hi = _refine_bounds(x, counter, rho, c, lo, hi)
     if c.kind is not Kind.FLOAT:
         lo, hi = math.floor(lo), math.ceil(hi)
     if lo == hi:
@@ -237,12 +238,45 @@ def _dp_bounds(x: pl.Series, counter: _NoisyCounter, rho: float, c: ColumnSpec) 
     return lo, hi
 
 
-def _cells(lo: float, hi: float, integral: bool) -> tuple[np.ndarray, np.ndarray]:
+def _support(noisy: np.ndarray, sigma: float, extend: float) -> tuple[int, int]:
+    """First and last cell holding data, from a noisy histogram over ordered cells.
+
+    The contiguous run around the fullest cell, grown while the next cell clears ``extend``·σ,
+    joined with the outermost cells that clear 4.5σ (an empty cell does so w.p. 3e-6, so a
+    lone noisy cell far from the data almost never sets a bound, while gaps in real data —
+    zero-inflated amounts — are bridged).
+    """
+    a = z = int(np.argmax(noisy))
+    while a > 0 and noisy[a - 1] > extend * sigma:
+        a -= 1
+    while z < len(noisy) - 1 and noisy[z + 1] > extend * sigma:
+        z += 1
+    strong = np.flatnonzero(noisy > 4.5 * sigma)
+    if strong.size:
+        a, z = min(a, int(strong.min())), max(z, int(strong.max()))
+    return a, z
+
+
+def _refine_bounds(x: pl.Series, counter: _NoisyCounter, rho: float, c: ColumnSpec, lo: float, hi: float,
+                   cells: int = 32) -> tuple[float, float]:
+    """Trim power-of-two bounds to the outermost of 32 equal cells with a clear noisy count:
+    values far from 0 (dates, timestamps, years) otherwise get bounds decades too wide."""
+    if lo < 0 < hi:
+        return lo, hi
+    edges = np.linspace(lo, hi, cells + 1)
+    vals = np.clip(x.drop_nulls().to_numpy(), lo, hi)
+    true = np.bincount(np.clip(np.searchsorted(edges, vals, side="right") - 1, 0, cells - 1), minlength=cells)
+    noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds refinement ({cells} cells)")
+    a, z = _support(noisy, sigma, extend=3.0)
+    return float(edges[a]), float(edges[z + 1])
+
+
+def _cells(lo: float, hi: float, integral: bool, max_cells: int = MAX_CELLS) -> tuple[np.ndarray, np.ndarray]:
     """Fine cells: one per integer when the range is small, else equal width; 0 is its own cell."""
-    if integral and hi - lo + 1 <= MAX_CELLS:
+    if integral and hi - lo + 1 <= max_cells:
         pts = np.arange(lo, hi + 1)
         return pts, pts.copy()
-    edges = np.linspace(lo, hi, MAX_CELLS + 1)
+    edges = np.linspace(lo, hi, max_cells + 1)
     if integral:
         edges = np.unique(np.round(edges))
     lows, highs = edges[:-1], edges[1:]
@@ -270,10 +304,12 @@ def cell_index(x: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarray
 
 
 def _numeric(x: pl.Series, c: ColumnSpec, bounds, counter: _NoisyCounter, unit: float,
-             nullable: bool) -> NumericProfile:
+             nullable: bool, n_noisy: float) -> NumericProfile:
     lo, hi = bounds
     integral = c.kind is not Kind.FLOAT
-    lows, highs = _cells(lo, hi, integral)
+    # as many cells as the noise allows: about n̂/(4σ) rows per cell on average (both public)
+    sigma = 1.0 / math.sqrt(2.0 * unit)
+    lows, highs = _cells(lo, hi, integral, int(np.clip(n_noisy / (4.0 * sigma), 8, MAX_CELLS)))
     vals = np.clip(x.drop_nulls().to_numpy(), lo, hi)
     true = np.bincount(cell_index(vals, lows, highs), minlength=len(lows))
     true = np.concatenate([[x.null_count()], true]) if nullable else true

@@ -14,6 +14,7 @@ are made in :mod:`dp_synth.profile`, under DP.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import enum
 import warnings
 from dataclasses import dataclass, field
@@ -179,7 +180,7 @@ def _column(f: pa.Field, override: Mapping[str, Any], table: str) -> ColumnSpec:
             raise InputError(f"{where}: type {f.type} cannot be learned. Declare it "
                              f"{{'role': 'ignore'}} to leave it NULL in the twin, or cast it in a view.")
         kind = Kind.CATEGORICAL  # placeholder: ignored columns are never encoded
-    bounds = _bounds(override.get("bounds"), where)
+    bounds = _bounds(override.get("bounds"), where, kind)
     cats = override.get("categories")
     if cats is not None:
         if not isinstance(cats, (list, tuple)) or not cats:
@@ -191,11 +192,23 @@ def _column(f: pa.Field, override: Mapping[str, Any], table: str) -> ColumnSpec:
                       role_declared="role" in override)
 
 
-def _bounds(b: Any, where: str) -> tuple[float, float] | None:
+def _as_number(x: Any, kind: Kind | None) -> float:
+    """Bounds in the column's own units: numbers, or ISO dates/timestamps for date kinds."""
+    if kind in (Kind.DATE, Kind.TIMESTAMP) and not isinstance(x, (int, float)):
+        t = x if isinstance(x, (dt.date, dt.datetime)) else dt.datetime.fromisoformat(str(x))
+        if kind is Kind.DATE:
+            d = t.date() if isinstance(t, dt.datetime) else t
+            return float((d - dt.date(1970, 1, 1)).days)
+        t = t if isinstance(t, dt.datetime) else dt.datetime(t.year, t.month, t.day)
+        return (t.replace(tzinfo=None) - dt.datetime(1970, 1, 1)).total_seconds() * 1e6
+    return float(x)
+
+
+def _bounds(b: Any, where: str, kind: Kind | None = None) -> tuple[float, float] | None:
     if b is None:
         return None
     try:
-        lo, hi = (float(x) for x in b)
+        lo, hi = (_as_number(x, kind) for x in b)
     except (TypeError, ValueError):
         raise InputError(f"{where}: bounds must be [lower, upper] numbers") from None
     if not lo < hi:

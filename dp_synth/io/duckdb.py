@@ -135,7 +135,8 @@ def _synthesize(con, db, table, epsilon, delta, target, rows, spec, seed, budget
     try:
         n = _write_twin(con, source, twin, model, rows, ledger, {
             "run_id": run_id, "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), "source": str(source),
-            "source_fingerprint": print_fp, "columns_learned": model.metadata["learned_columns"],
+            "source_schema": source.schema, "source_table": source.name, "twin_schema": twin.schema,
+            "twin_table": twin.name, "source_fingerprint": print_fp, "columns_learned": model.metadata["learned_columns"],
             "twin": str(twin), "mechanisms": model.privacy.mechanisms, "epsilon": model.privacy.epsilon,
             "delta": model.privacy.delta, "epsilon_profile": model.privacy.parts.get("profile"),
             "epsilon_training": model.privacy.parts.get("training"), "budget_cap": budget_cap,

@@ -21,7 +21,9 @@ __all__ = ["LEDGER_TABLE", "LEDGER_COLUMNS", "Ledger"]
 LEDGER_TABLE = "dp_synth_ledger"
 LEDGER_COLUMNS: dict[str, str] = {
     "run_id": "VARCHAR", "created_at": "TIMESTAMP", "source": "VARCHAR",
+    "source_schema": "VARCHAR", "source_table": "VARCHAR",
     "source_fingerprint": "VARCHAR", "columns_learned": "VARCHAR", "twin": "VARCHAR",
+    "twin_schema": "VARCHAR", "twin_table": "VARCHAR",
     "twin_rows": "BIGINT", "mechanisms": "VARCHAR", "epsilon": "DOUBLE", "delta": "DOUBLE",
     "epsilon_profile": "DOUBLE", "epsilon_training": "DOUBLE", "budget_cap": "DOUBLE",
     "privacy": "VARCHAR", "settings_hash": "VARCHAR", "package_version": "VARCHAR",

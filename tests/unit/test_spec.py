@@ -57,3 +57,10 @@ def test_spec_json_round_trip(mixed):
     spec = TableSpec.from_arrow(mixed.schema, {"id": {"role": "key"}})
     again = TableSpec.from_json(spec.to_json())
     assert again.columns == spec.columns and again.schema.equals(spec.schema)
+
+
+def test_date_bounds_in_iso_form(mixed):
+    spec = TableSpec.from_arrow(mixed.schema, {"joined": {"bounds": ["2020-01-01", "2022-12-31"]}})
+    assert spec.column("joined").bounds == (18262.0, 19357.0)  # days since 1970-01-01
+    with pytest.raises(InputError, match="bounds"):
+        TableSpec.from_arrow(mixed.schema, {"joined": {"bounds": ["soon", "later"]}})

@@ -1,0 +1,158 @@
+"""Helpers called from dbt Python models (dbt-duckdb runs them in dbt's own process).
+
+A twin is one small model file::
+
+    import dp_synth.dbt
+
+    def model(dbt, session):
+        dbt.config(materialized="table")
+        return dp_synth.dbt.synthesize(dbt, session, source=dbt.ref("customers"),
+                                       settings=dbt.config.get("meta"))
+
+with ``meta: {dp_synth: {epsilon: 1.0, spec: {...}, budget_cap: 3.0}}`` in the model's YAML
+config (keyword arguments override it) and the post-hook ``{{ dp_synth.commit_spend(this) }}``.
+
+The helper checks the budget cap against the ledger, fits, and stages the spend in
+``dp_synth_ledger_pending``; the post-hook moves it into ``dp_synth_ledger`` inside the
+transaction in which dbt renames the new twin into place, so both commit or neither does.
+An unchanged source with unchanged settings returns the existing twin and stages nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import uuid
+from typing import Any, Mapping
+
+import duckdb
+import pyarrow as pa
+
+from . import __version__
+from .errors import BudgetExceededError, InputError
+from .fit import check_epsilon, fingerprint, fit
+from .io.ledger import LEDGER_COLUMNS, Ledger
+from .io.relation import Relation, _split, quote_ident
+from .spec import load_spec_overrides
+from .training import TrainingConfig
+
+__all__ = ["synthesize", "PENDING_TABLE"]
+
+PENDING_TABLE = "dp_synth_ledger_pending"
+_SETTINGS = {"epsilon", "delta", "spec", "budget_cap", "seed", "rows", "min_rows", "ledger_schema", "training"}
+
+
+def _settings(meta: Mapping[str, Any] | None, kwargs: Mapping[str, Any], model: str) -> dict[str, Any]:
+    meta = dict(meta or {})
+    base = dict(meta.get("dp_synth", meta) or {})
+    merged = {**base, **{k: v for k, v in kwargs.items() if v is not None}}
+    unknown = sorted(set(merged) - _SETTINGS)
+    if unknown:
+        raise InputError(f"dbt model {model!r}: unknown dp_synth settings {unknown}; allowed: {sorted(_SETTINGS)}")
+    if merged.get("epsilon") is None:
+        raise InputError(f"dbt model {model!r}: epsilon is missing. Set it in the model's YAML "
+                         "(config: meta: dp_synth: epsilon: 1.0) or pass epsilon= to dp_synth.dbt.synthesize")
+    return merged
+
+
+def _this(dbt) -> tuple[str, str]:
+    this = dbt.this
+    return str(getattr(this, "schema")), str(getattr(this, "identifier"))
+
+
+def _source_relation(source: duckdb.DuckDBPyRelation, model: str) -> Relation:
+    """dbt-duckdb's ref()/source() is ``select * from "db"."schema"."name"``: recover schema.name."""
+    m = re.match(r"(?is)^\s*select\s+\*\s+from\s+(.+?)\s*;?\s*$", source.sql_query())
+    parts = _split(m.group(1)) if m else []
+    if len(parts) < 2:
+        raise InputError(f"dbt model {model!r}: cannot tell which table the source is; pass "
+                         "source=dbt.ref('name') directly, or source_name='schema.table'")
+    return Relation(parts[-2], parts[-1])
+
+
+def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyRelation, *,
+               source_name: str | None = None, settings: Mapping[str, Any] | None = None,
+               epsilon: float | None = None, delta: float | None = None, spec: Mapping | None = None,
+               budget_cap: float | None = None, seed: int | None = None, rows: int | None = None,
+               invocation_id: str | None = None) -> pa.Table | duckdb.DuckDBPyRelation:
+    """Fit a DP generator on ``source`` and return the twin's rows for dbt to materialize."""
+    schema, identifier = _this(dbt)
+    model = identifier
+    cfg = _settings(settings, {"epsilon": epsilon, "delta": delta, "spec": spec, "budget_cap": budget_cap,
+                               "seed": seed, "rows": rows}, model)
+    eps = check_epsilon(cfg["epsilon"], f"dbt model {model!r}: ")
+    if not isinstance(source, duckdb.DuckDBPyRelation):
+        raise InputError(f"dbt model {model!r}: source must be dbt.ref(...) or dbt.source(...) of a table")
+    src_rel = Relation.parse(source_name) if source_name else _source_relation(source, model)
+    kind = _kind(session, src_rel)
+    if kind is None:
+        raise InputError(f"dbt model {model!r}: source {str(src_rel)!r} does not exist; build it first")
+    if kind == "VIEW":
+        raise InputError(f"dbt model {model!r}: source {str(src_rel)!r} is a view. Materialize it as a table "
+                         "(config: materialized: table) so the twin and its fingerprint refer to fixed data")
+    src_name = str(src_rel)
+    ledger = Ledger(session, cfg.get("ledger_schema", "main"))
+    twin = Relation(schema, identifier)
+    data = source.to_arrow_table()
+    print_fp = fingerprint(data)
+    training = TrainingConfig(**cfg.get("training", {}))
+    settings_hash = hashlib.sha256(json.dumps(
+        {k: cfg.get(k) for k in sorted(_SETTINGS - {"budget_cap"})} | {"twin": str(twin)},
+        sort_keys=True, default=str).encode()).hexdigest()
+    _clear_pending(session, ledger.schema, model)
+    previous = ledger.find_reusable(src_name, print_fp, settings_hash, str(twin))
+    if previous is not None and _exists(session, twin):
+        return session.sql(f"SELECT * FROM {twin.sql}")  # unchanged: no new spend
+
+    spent, _ = ledger.spent(src_name)
+    cap = cfg.get("budget_cap")
+    if cap is not None and spent + eps > float(cap) + 1e-12:
+        raise BudgetExceededError(
+            f"source {src_name!r}: budget cap ε={float(cap):.4g} would be exceeded: already spent ε={spent:.4g}, "
+            f"this run asks ε={eps:.4g} (total {spent + eps:.4g}). Nothing was trained or charged")
+    kwargs = {"min_rows": int(cfg["min_rows"])} if cfg.get("min_rows") is not None else {}
+    model_obj = fit(data, eps, cfg.get("delta"), load_spec_overrides(cfg.get("spec")), cfg.get("seed"),
+                    config=training, table_name=f"{src_name} (dbt model {model})", **kwargs)
+    twin_rows = pa.Table.from_batches(list(model_obj.sample_batches(cfg.get("rows"))))
+    _stage(session, ledger.schema, {
+        "run_id": uuid.uuid4().hex, "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+        "source": src_name, "source_schema": src_rel.schema, "source_table": src_rel.name,
+        "twin_schema": twin.schema, "twin_table": twin.name, "source_fingerprint": print_fp,
+        "columns_learned": model_obj.metadata["learned_columns"], "twin": str(twin),
+        "twin_rows": twin_rows.num_rows, "mechanisms": model_obj.privacy.mechanisms,
+        "epsilon": model_obj.privacy.epsilon, "delta": model_obj.privacy.delta,
+        "epsilon_profile": model_obj.privacy.parts.get("profile"),
+        "epsilon_training": model_obj.privacy.parts.get("training"), "budget_cap": cap,
+        "privacy": model_obj.privacy.to_json(), "settings_hash": settings_hash, "package_version": __version__,
+        "model_path": None, "invoked_by": "dbt", "dbt_invocation_id": invocation_id, "dbt_model": model})
+    return twin_rows
+
+
+def _kind(con, rel: Relation) -> str | None:
+    rows = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                       [rel.schema, rel.name]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _exists(con, rel: Relation) -> bool:
+    return _kind(con, rel) is not None
+
+
+def _pending_sql(schema: str) -> str:
+    return f"{quote_ident(schema)}.{quote_ident(PENDING_TABLE)}"
+
+
+def _clear_pending(con, schema: str, model: str) -> None:
+    """A staged row from a run that failed before its post-hook is not a spend: drop it."""
+    if _exists(con, Relation(schema, PENDING_TABLE)):
+        con.execute(f"DELETE FROM {_pending_sql(schema)} WHERE dbt_model = ?", [model])
+
+
+def _stage(con, schema: str, row: dict[str, Any]) -> None:
+    cols = ", ".join(f"{quote_ident(k)} {v}" for k, v in LEDGER_COLUMNS.items())
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {_pending_sql(schema)} ({cols})")
+    values = [json.dumps(v) if isinstance(v, (list, dict)) else v for v in (row.get(k) for k in LEDGER_COLUMNS)]
+    con.execute(f"INSERT INTO {_pending_sql(schema)} VALUES ({', '.join('?' for _ in LEDGER_COLUMNS)})", values)
