@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_ADULT = ROOT.parent / "shared" / "data" / "adult.csv"
 
 # training for tests: few steps, small nets; behaviour, not quality, is under test
-FAST = dp_synth.TrainingConfig(epochs=1, batch_size=64, hidden=16, embed_dim=4)
+FAST = dp_synth.TrainingConfig(epochs=1, batch_size=64, hidden=16, embed_dim=4, pretrain_rows=2000, pretrain_epochs=2)
 
 
 def mixed_table(n: int = 400, seed: int = 0) -> pa.Table:

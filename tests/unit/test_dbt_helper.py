@@ -1,0 +1,48 @@
+"""dp_synth.dbt.synthesize without dbt: a stand-in `dbt` object and a DuckDB session."""
+
+from types import SimpleNamespace
+
+import duckdb
+import pytest
+
+from dp_synth import InputError
+from dp_synth.dbt import PENDING_TABLE, synthesize
+from helpers import FAST, mixed_table
+
+DBT = SimpleNamespace(this=SimpleNamespace(schema="main_synthetic", identifier="people"))
+
+
+@pytest.fixture
+def session():
+    con = duckdb.connect()
+    t = mixed_table()
+    con.execute("CREATE TABLE people AS SELECT * FROM t")
+    con.execute("CREATE VIEW people_v AS SELECT * FROM people")
+    con.execute("CREATE TABLE tiny AS SELECT * FROM people LIMIT 20")
+    return con
+
+
+def ref(con, name):
+    return con.sql(f'select * from "memory"."main"."{name}"')  # what dbt-duckdb's ref() returns
+
+
+def test_stages_spend_and_returns_twin(session):
+    out = synthesize(DBT, session, ref(session, "people"), settings={"dp_synth": {
+        "epsilon": 1.0, "seed": 0, "spec": {"id": {"role": "key"}}, "training": {"epochs": 1, "batch_size": 64, "pretrain_rows": 2000}}})
+    assert out.column_names == mixed_table().column_names
+    staged = session.execute(f"SELECT source, twin, dbt_model, epsilon FROM {PENDING_TABLE}").fetchall()
+    assert staged[0][:3] == ("main.people", "main_synthetic.people", "people") and staged[0][3] <= 1.0
+
+
+@pytest.mark.parametrize("name, settings, message", [
+    ("people", {}, "epsilon is missing"),
+    ("people", {"epsilon": -1}, "epsilon must be a finite number"),
+    ("people", {"epsilon": 1, "colour": "red"}, "unknown dp_synth settings"),
+    ("people_v", {"epsilon": 1}, "is a view"),
+    ("tiny", {"epsilon": 1}, "fewer than the 100"),
+])
+def test_bad_input_names_model_and_fix(session, name, settings, message):
+    with pytest.raises(InputError, match=message):
+        synthesize(DBT, session, ref(session, name), settings={"dp_synth": settings})
+    assert not session.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                               [PENDING_TABLE]).fetchall()[0][0]
