@@ -34,73 +34,6 @@ def split(seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
     return df[idx[:cut]], df[idx[cut:]]
 
 
-def _xy(df: pl.DataFrame, cats: list[str], vocab: dict[str, dict]) -> tuple[np.ndarray, np.ndarray]:
-    cols = []
-    for c in df.columns:
-        if c == TARGET:
-            continue
-        if c in cats:
-            cols.append(df[c].cast(pl.Utf8).replace_strict(vocab[c], default=-1, return_dtype=pl.Float64)
-                        .to_numpy().astype(float))
-        else:
-            cols.append(df[c].cast(pl.Float64).to_numpy())
-    y = (df[TARGET].cast(pl.Utf8) == ">50K").fill_null(False).to_numpy().astype(int)
-    x = np.column_stack(cols)
-    x[x == -1] = np.nan
-    return x, y
-
-
-def tstr_auc(train: pl.DataFrame, test: pl.DataFrame) -> float:
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.metrics import roc_auc_score
-
-    cats = [c for c in test.columns if test[c].dtype == pl.Utf8 and c != TARGET]
-    vocab = {c: {v: i for i, v in enumerate(sorted(set(test[c].drop_nulls().to_list())
-                                                 | set(train[c].cast(pl.Utf8).drop_nulls().to_list())))}
-             for c in cats}
-    xtr, ytr = _xy(train, cats, vocab)
-    xte, yte = _xy(test, cats, vocab)
-    if len(set(ytr)) < 2:
-        return float("nan")
-    mask = [c in cats for c in test.columns if c != TARGET]
-    clf = HistGradientBoostingClassifier(categorical_features=mask, random_state=0).fit(xtr, ytr)
-    return float(roc_auc_score(yte, clf.predict_proba(xte)[:, 1]))
-
-
-def _features(df: pl.DataFrame, ref: pl.DataFrame) -> np.ndarray:
-    """Numeric scaled to [0,1] by the real range, categoricals one-hot / sqrt(2) (Gower-like)."""
-    out = []
-    for c in ref.columns:
-        if ref[c].dtype == pl.Utf8:
-            vals = sorted(set(ref[c].drop_nulls().to_list()))
-            s = df[c].cast(pl.Utf8).fill_null("<NULL>")
-            out += [(s == v).to_numpy().astype(float) / np.sqrt(2) for v in vals + ["<NULL>"]]
-        else:
-            lo, hi = ref[c].min(), ref[c].max()
-            out.append(((df[c].cast(pl.Float64).fill_null(lo) - lo) / max(hi - lo, 1e-9)).to_numpy())
-    return np.column_stack(out)
-
-
-def dcr_share(synth: pl.DataFrame, train: pl.DataFrame, hold: pl.DataFrame, n: int = 5000) -> float:
-    from sklearn.neighbors import NearestNeighbors
-
-    rng = np.random.default_rng(0)
-    tr = train[rng.choice(train.height, hold.height, replace=False)]
-    sy = synth[rng.choice(synth.height, min(n, synth.height), replace=False)]
-    f = lambda d: _features(d, train)  # noqa: E731
-    d_tr = NearestNeighbors(n_neighbors=1).fit(f(tr)).kneighbors(f(sy))[0][:, 0]
-    d_ho = NearestNeighbors(n_neighbors=1).fit(f(hold)).kneighbors(f(sy))[0][:, 0]
-    return float(np.mean(d_tr < d_ho) + 0.5 * np.mean(d_tr == d_ho))
-
-
-def exact_copy_rate(rows: pl.DataFrame, train: pl.DataFrame) -> float:
-    cols = train.columns
-    r = rows.select(cols).with_columns(pl.all().cast(pl.Utf8)).with_row_index("__i")
-    t = train.select(cols).with_columns(pl.all().cast(pl.Utf8)).unique()
-    hits = r.join(t, on=cols, how="inner", nulls_equal=True)["__i"].n_unique()
-    return hits / max(rows.height, 1)
-
-
 def run_one(eps: float, delta: float, config: dict, seed: int, q) -> None:
     try:
         q.put(_run_one(eps, delta, config, seed))
@@ -114,7 +47,7 @@ def _run_one(eps: float, delta: float, config: dict, seed: int) -> dict:
     import warnings
 
     import dp_synth
-    from dp_synth.evaluate import mean_marginal_tvd
+    from dp_synth.evaluate import dcr_share, exact_copy_rate, mean_marginal_tvd, tstr_auc
 
     warnings.simplefilter("ignore")
     train, hold = split(seed)
@@ -135,7 +68,7 @@ def _run_one(eps: float, delta: float, config: dict, seed: int) -> dict:
     synth = con.sql("SELECT * FROM t").pl()[: train.height]
     res = {"eps": eps, "eps_reported": model.privacy.epsilon, "fit_s": fit_s, "rows_per_s": rate,
            "tvd1": mean_marginal_tvd(train, synth, 1), "tvd2": mean_marginal_tvd(train, synth, 2),
-           "tvd3": mean_marginal_tvd(train, synth, 3), "tstr": tstr_auc(synth, hold),
+           "tvd3": mean_marginal_tvd(train, synth, 3), "tstr": tstr_auc(synth, hold, TARGET, ">50K"),
            "dcr": dcr_share(synth, train, hold), "copies": exact_copy_rate(synth, train),
            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     return res
@@ -151,10 +84,10 @@ def main() -> None:
     args = ap.parse_args()
     config = json.loads(args.config)
     train, hold = split(args.seed)
-    from dp_synth.evaluate import mean_marginal_tvd
+    from dp_synth.evaluate import exact_copy_rate, mean_marginal_tvd, tstr_auc
 
     base = {"eps": "real holdout", "tvd1": mean_marginal_tvd(train, hold, 1), "tvd2": mean_marginal_tvd(train, hold, 2),
-            "tvd3": mean_marginal_tvd(train, hold, 3), "tstr": tstr_auc(train, hold),
+            "tvd3": mean_marginal_tvd(train, hold, 3), "tstr": tstr_auc(train, hold, TARGET, ">50K"),
             "dcr": float("nan"), "copies": exact_copy_rate(hold, train)}
     rows = [base]
     ctx = mp.get_context("spawn")

@@ -16,7 +16,7 @@ import itertools
 import numpy as np
 import polars as pl
 
-__all__ = ["discretize", "marginal_tvd", "mean_marginal_tvd"]
+__all__ = ["discretize", "marginal_tvd", "mean_marginal_tvd", "tstr_auc"]
 
 _NUMERIC = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64,
             pl.Float32, pl.Float64, pl.Date, pl.Datetime, pl.Decimal)
@@ -74,3 +74,33 @@ def mean_marginal_tvd(real: pl.DataFrame, synth: pl.DataFrame, k: int = 1, bins:
         pick = np.random.default_rng(seed).choice(len(combos), max_marginals, replace=False)
         combos = [combos[i] for i in pick]
     return float(np.mean([marginal_tvd(r, s, c) for c in combos])) if combos else 0.0
+
+
+def tstr_auc(train: pl.DataFrame, test: pl.DataFrame, target: str, positive: str) -> float:
+    """Train on ``train`` (e.g. the twin), test on real ``test``: ROC AUC for ``target == positive``
+    with gradient boosting; categoricals ordinal-coded over both tables' values."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+
+    feats = [c for c in test.columns if c != target and c in train.columns]
+    cats = [c for c in feats if test[c].dtype in (pl.Utf8, pl.Boolean, pl.Categorical)]
+
+    def xy(df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        cols = []
+        for c in feats:
+            if c in cats:
+                vocab = {v: float(i) for i, v in enumerate(sorted(set(train[c].cast(pl.Utf8).drop_nulls().to_list())
+                                                                 | set(test[c].cast(pl.Utf8).drop_nulls().to_list())))}
+                cols.append(df[c].cast(pl.Utf8).replace_strict(vocab, default=None, return_dtype=pl.Float64)
+                            .to_numpy().astype(float))
+            else:
+                cols.append(_as_float(df[c]).to_numpy().astype(float))
+        y = (df[target].cast(pl.Utf8) == positive).fill_null(False).to_numpy().astype(int)
+        return np.column_stack(cols), y
+
+    xtr, ytr = xy(train)
+    xte, yte = xy(test)
+    if len(set(ytr)) < 2 or len(set(yte)) < 2:
+        return float("nan")
+    clf = HistGradientBoostingClassifier(categorical_features=[c in cats for c in feats], random_state=0)
+    return float(roc_auc_score(yte, clf.fit(xtr, ytr).predict_proba(xte)[:, 1]))
