@@ -52,7 +52,7 @@ def _run_one(eps: float, delta: float, config: dict, seed: int) -> dict:
     warnings.simplefilter("ignore")
     train, hold = split(seed)
     t0 = time.perf_counter()
-    model = dp_synth.fit(train, epsilon=eps, delta=delta, seed=seed, table_name="adult",
+    model = dp_synth.fit(train, epsilon=eps, delta=delta, seed=seed, table_name="adult", holdout=0,
                          config=dp_synth.TrainingConfig(**config))
     fit_s = time.perf_counter() - t0
     con = duckdb.connect()

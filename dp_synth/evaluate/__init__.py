@@ -1,7 +1,8 @@
 """Utility and risk measures of a twin against its source."""
 
-from .risk import RiskReport, dcr_share, exact_copy_rate
-from .utility import discretize, marginal_tvd, mean_marginal_tvd, tstr_auc
+from .risk import RiskReport, dcr_share, exact_copy_rate, nndr
+from .utility import (association_matrix, column_fidelity, correlation_difference, discretize, marginal_tvd,
+                      mean_marginal_tvd, tstr_auc)
 
-__all__ = ["discretize", "marginal_tvd", "mean_marginal_tvd", "tstr_auc", "RiskReport", "dcr_share",
-           "exact_copy_rate"]
+__all__ = ["discretize", "marginal_tvd", "mean_marginal_tvd", "tstr_auc", "column_fidelity", "association_matrix",
+           "correlation_difference", "RiskReport", "dcr_share", "exact_copy_rate", "nndr"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-__all__ = ["exact_copy_rate", "dcr_share", "RiskReport", "features"]
+__all__ = ["exact_copy_rate", "dcr_share", "nndr", "RiskReport", "features"]
 
 
 def exact_copy_rate(rows: pl.DataFrame, train: pl.DataFrame, columns: list[str] | None = None) -> float:
@@ -65,6 +65,18 @@ def dcr_share(synth: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame, n
     d_tr = NearestNeighbors(n_neighbors=1).fit(f(tr)).kneighbors(f(sy))[0][:, 0]
     d_ho = NearestNeighbors(n_neighbors=1).fit(f(ho)).kneighbors(f(sy))[0][:, 0]
     return float(np.mean(d_tr < d_ho) + 0.5 * np.mean(d_tr == d_ho))
+
+
+def nndr(synth: pl.DataFrame, train: pl.DataFrame, n: int = 5000, seed: int = 0) -> np.ndarray:
+    """Nearest-neighbour distance ratio of each (sampled) twin row against the training rows."""
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(seed)
+    sy = synth[rng.choice(synth.height, min(n, synth.height), replace=False)]
+    cols = [c for c in train.columns if c in synth.columns]
+    ref = train.select(cols)
+    d = NearestNeighbors(n_neighbors=2).fit(features(ref, ref)).kneighbors(features(sy.select(cols), ref))[0]
+    return np.where(d[:, 1] > 0, d[:, 0] / np.maximum(d[:, 1], 1e-12), 1.0)
 
 
 @dataclass(frozen=True)

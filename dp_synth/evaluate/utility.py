@@ -16,7 +16,8 @@ import itertools
 import numpy as np
 import polars as pl
 
-__all__ = ["discretize", "marginal_tvd", "mean_marginal_tvd", "tstr_auc"]
+__all__ = ["discretize", "marginal_tvd", "mean_marginal_tvd", "tstr_auc", "column_fidelity",
+           "association_matrix", "correlation_difference"]
 
 _NUMERIC = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64,
             pl.Float32, pl.Float64, pl.Date, pl.Datetime, pl.Decimal)
@@ -104,3 +105,61 @@ def tstr_auc(train: pl.DataFrame, test: pl.DataFrame, target: str, positive: str
         return float("nan")
     clf = HistGradientBoostingClassifier(categorical_features=[c in cats for c in feats], random_state=0)
     return float(roc_auc_score(yte, clf.fit(xtr, ytr).predict_proba(xte)[:, 1]))
+
+
+def _is_categorical(s: pl.Series) -> bool:
+    return s.dtype in (pl.Utf8, pl.Boolean, pl.Categorical)
+
+
+def column_fidelity(real: pl.DataFrame, synth: pl.DataFrame) -> dict[str, dict[str, float | str]]:
+    """Per column: TVD for categoricals (NULL a value), Kolmogorov-Smirnov statistic for numbers."""
+    from scipy.stats import ks_2samp
+
+    out: dict[str, dict[str, float | str]] = {}
+    r_codes, s_codes, cols = discretize(real, synth)
+    for j, c in enumerate(cols):
+        if _is_categorical(real[c]):
+            out[c] = {"metric": "tvd", "value": marginal_tvd(r_codes, s_codes, (j,))}
+        else:
+            a, b = _as_float(real[c]).drop_nulls().to_numpy(), _as_float(synth[c]).drop_nulls().to_numpy()
+            out[c] = {"metric": "ks", "value": float(ks_2samp(a, b).statistic) if len(a) and len(b) else 1.0}
+    return out
+
+
+def _cramers_v(x: np.ndarray, y: np.ndarray) -> float:
+    table = np.zeros((x.max() + 1, y.max() + 1))
+    np.add.at(table, (x, y), 1)
+    table = table[table.sum(1) > 0][:, table.sum(0) > 0]
+    if min(table.shape) < 2:
+        return 0.0
+    n = table.sum()
+    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / n
+    chi2 = ((table - expected) ** 2 / expected).sum()
+    return float(np.sqrt(chi2 / (n * (min(table.shape) - 1))))
+
+
+def association_matrix(df: pl.DataFrame, ref: pl.DataFrame | None = None) -> tuple[list[str], np.ndarray]:
+    """Pearson r between numeric columns, Cramér's V between the rest (numbers binned as in
+    :func:`discretize`, with bins from ``ref``)."""
+    ref = df if ref is None else ref
+    codes, _, cols = discretize(ref, df)
+    m = np.eye(len(cols))
+    for i in range(len(cols)):
+        for j in range(i + 1, len(cols)):
+            a, b = df[cols[i]], df[cols[j]]
+            if not _is_categorical(a) and not _is_categorical(b):
+                x, y = _as_float(a).to_numpy(), _as_float(b).to_numpy()
+                ok = ~(np.isnan(x) | np.isnan(y))
+                v = float(np.corrcoef(x[ok], y[ok])[0, 1]) if ok.sum() > 2 and x[ok].std() > 0 and y[ok].std() > 0 else 0.0
+            else:
+                v = _cramers_v(codes[:, i], codes[:, j])
+            m[i, j] = m[j, i] = v
+    return cols, m
+
+
+def correlation_difference(real: pl.DataFrame, synth: pl.DataFrame) -> float:
+    """Mean absolute difference between the two association matrices (off-diagonal)."""
+    _, a = association_matrix(real)
+    _, b = association_matrix(synth, real)
+    off = ~np.eye(len(a), dtype=bool)
+    return float(np.abs(a - b)[off].mean()) if off.any() else 0.0

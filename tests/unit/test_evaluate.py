@@ -46,3 +46,22 @@ def test_dcr_share_handles_dates_and_nulls():
 
     a = pl.DataFrame({"d": [dt.date(2020, 1, 1 + i % 28) for i in range(200)], "c": [None, "x"] * 100})
     assert 0.0 <= dcr_share(a, a, a) <= 1.0
+
+
+def test_per_column_fidelity_and_correlations(split):
+    from dp_synth.evaluate import column_fidelity, correlation_difference
+
+    train, hold, _ = split
+    same = column_fidelity(train, train)
+    assert all(v["value"] == 0 for v in same.values())
+    assert same["age"]["metric"] == "ks" and same["income"]["metric"] == "tvd"
+    assert column_fidelity(train, hold)["age"]["value"] < 0.08
+    assert correlation_difference(train, shuffled(hold)) > 2 * correlation_difference(train, hold)
+
+
+def test_nndr_flags_copies(split):
+    from dp_synth.evaluate import nndr
+
+    train, hold, _ = split
+    assert float(nndr(train, train).mean()) < 0.05  # each row sits on itself
+    assert float(nndr(hold, train).mean()) > 0.3
