@@ -44,7 +44,9 @@ class SynthModel:
 
     @property
     def default_rows(self) -> int:
-        return max(1, int(round(self.profile.n_noisy)))
+        """The source's size: DP count of training rows scaled up by the (public) holdout share."""
+        share = float(self.metadata.get("holdout", {}).get("share", 0.0))
+        return max(1, int(round(self.profile.n_noisy / (1.0 - share))))
 
     def sample_batches(self, n: int | None = None, batch_size: int = 100_000,
                        seed: int | None = None) -> Iterator[pa.RecordBatch]:
