@@ -77,8 +77,9 @@ def _encode_column(col, values: pl.Series) -> np.ndarray:
         code = np.searchsorted(np.asarray(col.bin_starts), cells, side="right") - 1 + offset
     else:
         lookup = {k: i for i, k in enumerate(col.categories)}
-        fallback = lookup.get(OTHER, 0)
-        code = np.array([lookup.get(v, fallback) for v in category_values(values).to_list()]) + offset
+        fallback = lookup.get(OTHER, 0)  # unreleased categories → "other"
+        code = category_values(values).replace_strict(lookup, default=fallback, return_dtype=pl.Int64)
+        code = code.fill_null(fallback).to_numpy() + offset
     # NULLs the profile did not release are mapped to the first code (rare by construction)
     return np.where(null, 0, code).astype(np.int64)
 
