@@ -56,7 +56,7 @@ def _run_one(eps: float, delta: float, config: dict, seed: int) -> dict:
                          config=dp_synth.TrainingConfig(**config))
     fit_s = time.perf_counter() - t0
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE t AS SELECT * FROM train LIMIT 0")
+    con.execute("CREATE TABLE t AS SELECT * FROM train LIMIT 0")
     t0 = time.perf_counter()
     n_rows = 0
     for b in model.sample_batches(200_000):

@@ -1,6 +1,6 @@
 """Model files: one safetensors file holding the weights and a JSON document in its header.
 
-No pickle: safetensors stores raw tensors and a string map, so loading a file can never run
+No code-executing formats: safetensors stores raw tensors and a string map, so loading a file can never run
 code. A SHA-256 over the JSON and every tensor detects a foreign, corrupted or edited file.
 (It is an integrity check, not a signature: someone who can rewrite the file can rewrite the
 digest too; keep artifacts where only the pipeline can write.)

@@ -21,8 +21,6 @@ An unchanged source with unchanged settings returns the existing twin and stages
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import re
 import uuid
 from typing import Any, Mapping
@@ -33,7 +31,7 @@ import pyarrow as pa
 from . import __version__
 from .errors import BudgetExceededError, InputError
 from .fit import check_epsilon, fingerprint, fit
-from .io.ledger import LEDGER_COLUMNS, Ledger
+from .io.ledger import Ledger, settings_hash
 from .io.relation import Relation, _split, quote_ident
 from .spec import load_spec_overrides
 from .training import TrainingConfig
@@ -98,11 +96,9 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
     data = source.to_arrow_table()
     print_fp = fingerprint(data)
     training = TrainingConfig(**cfg.get("training", {}))
-    settings_hash = hashlib.sha256(json.dumps(
-        {k: cfg.get(k) for k in sorted(_SETTINGS - {"budget_cap"})} | {"twin": str(twin)},
-        sort_keys=True, default=str).encode()).hexdigest()
+    run_settings = settings_hash(**{k: cfg.get(k) for k in _SETTINGS - {"budget_cap"}}, twin=str(twin))
     _clear_pending(session, ledger.schema, model)
-    previous = ledger.find_reusable(src_name, print_fp, settings_hash, str(twin))
+    previous = ledger.find_reusable(src_name, print_fp, run_settings, str(twin))
     if previous is not None and _exists(session, twin):
         return session.sql(f"SELECT * FROM {twin.sql}")  # unchanged: no new spend
 
@@ -125,7 +121,7 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
         "epsilon": model_obj.privacy.epsilon, "delta": model_obj.privacy.delta,
         "epsilon_profile": model_obj.privacy.parts.get("profile"),
         "epsilon_training": model_obj.privacy.parts.get("training"), "budget_cap": cap,
-        "privacy": model_obj.privacy.to_json(), "settings_hash": settings_hash, "package_version": __version__,
+        "privacy": model_obj.privacy.to_json(), "settings_hash": run_settings, "package_version": __version__,
         "model_path": None, "invoked_by": "dbt", "dbt_invocation_id": invocation_id, "dbt_model": model})
     return twin_rows
 
@@ -151,8 +147,6 @@ def _clear_pending(con, schema: str, model: str) -> None:
 
 
 def _stage(con, schema: str, row: dict[str, Any]) -> None:
-    cols = ", ".join(f"{quote_ident(k)} {v}" for k, v in LEDGER_COLUMNS.items())
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
-    con.execute(f"CREATE TABLE IF NOT EXISTS {_pending_sql(schema)} ({cols})")
-    values = [json.dumps(v) if isinstance(v, (list, dict)) else v for v in (row.get(k) for k in LEDGER_COLUMNS)]
-    con.execute(f"INSERT INTO {_pending_sql(schema)} VALUES ({', '.join('?' for _ in LEDGER_COLUMNS)})", values)
+    ledger = Ledger(con, schema)
+    ledger.ensure(PENDING_TABLE)
+    ledger.append(row, PENDING_TABLE)

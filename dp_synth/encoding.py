@@ -8,7 +8,6 @@ inside the bin by its noisy mass, then a value uniformly inside that cell.
 from __future__ import annotations
 
 import uuid
-from typing import Sequence
 
 import numpy as np
 import polars as pl

@@ -21,8 +21,8 @@ from .model import SynthModel
 from .models import build_generator
 from .privacy import Measurement, PrivacyStatement, calibrate_profile_rho, calibrate_sgd_sigma
 from .marginals import measure_tree
-from .profile import _NoisyCounter, measure_profile
-from .spec import Kind, Role, TableSpec, load_spec_overrides
+from .profile import NoisyCounter, measure_profile
+from .spec import Kind, TableSpec, load_spec_overrides
 from .training import TrainingConfig, plan_steps, pretrain, train_dp
 
 __all__ = ["fit", "default_delta", "to_arrow", "fingerprint", "MAX_EPSILON", "MIN_ROWS"]
@@ -149,7 +149,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     codes = encoder.encode(df)
     prior = None
     if config.tree_share > 0 and len(encoder.cardinalities) > 1:
-        counter = _NoisyCounter(rng)
+        counter = NoisyCounter(rng)
         prior = measure_tree(codes, encoder.cardinalities, encoder.marginals(), profile.n_noisy,
                              rho * config.tree_select_share, rho * config.tree_share, counter,
                              np.random.default_rng(seed))

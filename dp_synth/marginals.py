@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .privacy import Measurement
-from .profile import _NoisyCounter
+from .profile import NoisyCounter
 
 __all__ = ["TreePrior", "measure_tree"]
 
@@ -56,7 +56,7 @@ def _exponential(scores: np.ndarray, epsilon: float, rng: np.random.Generator | 
 
 
 def measure_tree(codes: np.ndarray, cards: list[int], marginals: list[np.ndarray], n_noisy: float,
-                 rho_select: float, rho_measure: float, counter: _NoisyCounter,
+                 rho_select: float, rho_measure: float, counter: NoisyCounter,
                  rng: np.random.Generator | None) -> TreePrior:
     d = len(cards)
     if d < 2:

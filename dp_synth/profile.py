@@ -33,7 +33,7 @@ from .errors import InputError
 from .privacy import Measurement
 from .spec import ColumnSpec, Kind, Role, TableSpec, warn_pii
 
-__all__ = ["NumericProfile", "CategoricalProfile", "TableProfile", "measure_profile",
+__all__ = ["NumericProfile", "CategoricalProfile", "TableProfile", "measure_profile", "NoisyCounter",
            "numeric_values", "OTHER"]
 
 OTHER = "__other__"          # code label for released-too-rare categories
@@ -42,7 +42,7 @@ POW2_MIN, POW2_MAX = -20, 62  # magnitude range of the bounds histogram
 PII_DISTINCT_SHARE = 0.5
 
 
-class _NoisyCounter:
+class NoisyCounter:
     """Discrete Gaussian noise from diffprivlib, with σ set from a zCDP share."""
 
     def __init__(self, rng: np.random.RandomState | None):
@@ -163,7 +163,7 @@ def category_values(series: pl.Series) -> pl.Series:
 def measure_profile(df: pl.DataFrame, spec: TableSpec, rho: float, delta_threshold: float,
                     rng: np.random.RandomState | None) -> tuple[TableSpec, TableProfile, list[Measurement]]:
     """Measure the profile with zCDP budget ``rho``; returns the (maybe PII-updated) spec."""
-    counter = _NoisyCounter(rng)
+    counter = NoisyCounter(rng)
     undeclared = [c for c in spec.learned if c.kind is Kind.CATEGORICAL and not c.role_declared
                   and c.categories is None]
     rho_first = 0.05 * rho / (1 + len(undeclared))
@@ -219,7 +219,7 @@ def _bucket_edges(b: int) -> tuple[float, float]:
     return (lo, hi) if b > 0 else (-hi, -lo)
 
 
-def _dp_bounds(x: pl.Series, counter: _NoisyCounter, rho: float, c: ColumnSpec) -> tuple[float, float]:
+def _dp_bounds(x: pl.Series, counter: NoisyCounter, rho: float, c: ColumnSpec) -> tuple[float, float]:
     k = POW2_MAX - POW2_MIN + 1
     idx = _pow2_bucket(x.drop_nulls().to_numpy()) + k
     true = np.bincount(idx, minlength=2 * k + 1)
@@ -257,7 +257,7 @@ def _support(noisy: np.ndarray, sigma: float, extend: float) -> tuple[int, int]:
     return a, z
 
 
-def _refine_bounds(x: pl.Series, counter: _NoisyCounter, rho: float, c: ColumnSpec, lo: float, hi: float,
+def _refine_bounds(x: pl.Series, counter: NoisyCounter, rho: float, c: ColumnSpec, lo: float, hi: float,
                    cells: int = 32) -> tuple[float, float]:
     """Trim power-of-two bounds to the outermost of 32 equal cells with a clear noisy count:
     values far from 0 (dates, timestamps, years) otherwise get bounds decades too wide."""
@@ -303,7 +303,7 @@ def cell_index(x: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarray
     return idx
 
 
-def _numeric(x: pl.Series, c: ColumnSpec, bounds, counter: _NoisyCounter, unit: float,
+def _numeric(x: pl.Series, c: ColumnSpec, bounds, counter: NoisyCounter, unit: float,
              nullable: bool, n_noisy: float) -> NumericProfile:
     lo, hi = bounds
     integral = c.kind is not Kind.FLOAT
@@ -340,7 +340,7 @@ def _quantile_bins(mass: np.ndarray, k: int = 16) -> list[int]:
     return out
 
 
-def _categorical(x: pl.Series, c: ColumnSpec, counter: _NoisyCounter, unit: float, nullable: bool,
+def _categorical(x: pl.Series, c: ColumnSpec, counter: NoisyCounter, unit: float, nullable: bool,
                  n_noisy: float, delta_col: float) -> CategoricalProfile:
     vc = x.drop_nulls().value_counts()
     observed = dict(zip(vc[:, 0].to_list(), vc[:, 1].to_list()))

@@ -1,7 +1,6 @@
 """Shared test data builders."""
 import datetime as dt
 import decimal
-import warnings
 from pathlib import Path
 
 import numpy as np

@@ -7,10 +7,8 @@ and charges no budget. The source is only ever read.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -23,7 +21,7 @@ from ..fit import check_epsilon, fingerprint, fit
 from ..model import SynthModel
 from ..spec import load_spec_overrides
 from ..training import TrainingConfig
-from .ledger import Ledger
+from .ledger import Ledger, settings_hash
 from .relation import Relation, quote_ident
 
 __all__ = ["SynthesisResult", "synthesize", "connect", "read_table", "relation_exists"]
@@ -61,10 +59,6 @@ def read_table(con, rel: Relation, batch_rows: int = 1_000_000) -> pa.Table:
     """Scan the source as Arrow record batches (never through pandas)."""
     reader = con.sql(f"SELECT * FROM {rel.sql}").to_arrow_reader(batch_rows)
     return reader.read_all()
-
-
-def _settings_hash(**settings: Any) -> str:
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def synthesize(db: str | Path | duckdb.DuckDBPyConnection, table: str, epsilon: float,
@@ -111,7 +105,7 @@ def _synthesize(con, db, table, epsilon, delta, target, rows, spec, seed, budget
     data = read_table(con, source)
     print_fp = fingerprint(data)
     config = config or TrainingConfig()
-    settings = _settings_hash(epsilon=eps, delta=delta, spec=load_spec_overrides(spec), rows=rows,
+    settings = settings_hash(epsilon=eps, delta=delta, spec=load_spec_overrides(spec), rows=rows,
                               seed=seed, config=config.to_json(), twin=str(twin))
     previous = ledger.find_reusable(str(source), print_fp, settings, str(twin))
     if previous is not None and relation_exists(con, twin):

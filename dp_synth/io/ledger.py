@@ -8,6 +8,7 @@ whatever the runs had in common).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ import duckdb
 
 from .relation import quote_ident
 
-__all__ = ["LEDGER_TABLE", "LEDGER_COLUMNS", "Ledger"]
+__all__ = ["LEDGER_TABLE", "LEDGER_COLUMNS", "Ledger", "settings_hash"]
 
 LEDGER_TABLE = "dp_synth_ledger"
 LEDGER_COLUMNS: dict[str, str] = {
@@ -30,6 +31,11 @@ LEDGER_COLUMNS: dict[str, str] = {
     "model_path": "VARCHAR", "invoked_by": "VARCHAR", "dbt_invocation_id": "VARCHAR",
     "dbt_model": "VARCHAR",
 }
+
+
+def settings_hash(**settings: Any) -> str:
+    """Identity of a run's settings: same source fingerprint + same hash ⇒ the twin can be reused."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -46,16 +52,20 @@ class Ledger:
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
             [self.schema, LEDGER_TABLE]).fetchall()[0][0])
 
-    def ensure(self) -> None:
+    def _table(self, table: str) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(table)}"
+
+    def ensure(self, table: str = LEDGER_TABLE) -> None:
         cols = ", ".join(f"{quote_ident(k)} {v}" for k, v in LEDGER_COLUMNS.items())
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}")
-        self.con.execute(f"CREATE TABLE IF NOT EXISTS {self.sql} ({cols})")
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {self._table(table)} ({cols})")
 
-    def append(self, row: dict[str, Any]) -> None:
+    def append(self, row: dict[str, Any], table: str = LEDGER_TABLE) -> None:
+        """Insert one row (lists/dicts as JSON); ``table`` may be the dbt staging table."""
         values = [json.dumps(v) if isinstance(v, (list, dict)) else v
                   for v in (row.get(k) for k in LEDGER_COLUMNS)]
         marks = ", ".join("?" for _ in LEDGER_COLUMNS)
-        self.con.execute(f"INSERT INTO {self.sql} VALUES ({marks})", values)
+        self.con.execute(f"INSERT INTO {self._table(table)} VALUES ({marks})", values)
 
     def spent(self, source: str) -> tuple[float, float]:
         """Total (ε, δ) charged to ``source`` so far, by basic composition."""

@@ -1,6 +1,5 @@
 """The dbt package, driven through dbtRunner on dbt_package/integration_tests (dbt-duckdb)."""
 
-import os
 from pathlib import Path
 
 import duckdb

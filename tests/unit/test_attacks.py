@@ -1,6 +1,5 @@
 """The three attacks see a leaky twin and stay quiet on one that is independent of the people."""
 
-import polars as pl
 import pytest
 
 from dp_synth.evaluate.attacks import inference_attack, linkability_attack, singling_out_attack

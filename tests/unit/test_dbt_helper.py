@@ -7,7 +7,7 @@ import pytest
 
 from dp_synth import InputError
 from dp_synth.dbt import PENDING_TABLE, synthesize
-from helpers import FAST, mixed_table
+from helpers import mixed_table
 
 DBT = SimpleNamespace(this=SimpleNamespace(schema="main_synthetic", identifier="people"))
 
@@ -15,8 +15,8 @@ DBT = SimpleNamespace(this=SimpleNamespace(schema="main_synthetic", identifier="
 @pytest.fixture
 def session():
     con = duckdb.connect()
-    t = mixed_table()
-    con.execute("CREATE TABLE people AS SELECT * FROM t")
+    con.register("src", mixed_table())
+    con.execute("CREATE TABLE people AS SELECT * FROM src")
     con.execute("CREATE VIEW people_v AS SELECT * FROM people")
     con.execute("CREATE TABLE tiny AS SELECT * FROM people LIMIT 20")
     return con

@@ -1,10 +1,7 @@
 """fit → sample → save/load on a small mixed table (keys, NULLs, dates, decimals, PII)."""
 
-import math
 import warnings
 
-import numpy as np
-import polars as pl
 import pyarrow as pa
 import pytest
 from safetensors.torch import save_file

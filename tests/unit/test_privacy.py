@@ -2,7 +2,6 @@
 
 import math
 
-import numpy as np
 import pytest
 from opacus.accountants import RDPAccountant
 from scipy.optimize import brentq

@@ -2,16 +2,15 @@ import math
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 import pytest
 
 from dp_synth import InputError, Role, TableSpec
-from dp_synth.profile import OTHER, _NoisyCounter, measure_profile
+from dp_synth.profile import OTHER, NoisyCounter, measure_profile
 
 
 def test_discrete_gaussian_noise_has_the_accounted_scale():
     rho = 0.002
-    counter = _NoisyCounter(np.random.RandomState(0))
+    counter = NoisyCounter(np.random.RandomState(0))
     noisy, sigma = counter.counts(np.full(20000, 50), rho, "x")
     assert sigma == pytest.approx(1 / math.sqrt(2 * rho))
     assert np.std(noisy - 50) == pytest.approx(sigma, rel=0.03)
