@@ -29,8 +29,9 @@ import duckdb
 import pyarrow as pa
 
 from . import __version__
-from .errors import BudgetExceededError, InputError
+from .errors import InputError
 from .fit import check_epsilon, fingerprint, fit
+from .io.duckdb import relation_exists, relation_kind
 from .io.ledger import Ledger, settings_hash
 from .io.relation import Relation, _split, quote_ident
 from .spec import load_spec_overrides
@@ -84,7 +85,7 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
     if not isinstance(source, duckdb.DuckDBPyRelation):
         raise InputError(f"dbt model {model!r}: source must be dbt.ref(...) or dbt.source(...) of a table")
     src_rel = Relation.parse(source_name) if source_name else _source_relation(source, model)
-    kind = _kind(session, src_rel)
+    kind = relation_kind(session, src_rel)
     if kind is None:
         raise InputError(f"dbt model {model!r}: source {str(src_rel)!r} does not exist; build it first")
     if kind == "VIEW":
@@ -99,18 +100,15 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
     run_settings = settings_hash(**{k: cfg.get(k) for k in _SETTINGS - {"budget_cap"}}, twin=str(twin))
     _clear_pending(session, ledger.schema, model)
     previous = ledger.find_reusable(src_name, print_fp, run_settings, str(twin))
-    if previous is not None and _exists(session, twin):
+    if previous is not None and relation_exists(session, twin):
         return session.sql(f"SELECT * FROM {twin.sql}")  # unchanged: no new spend
 
-    spent, _ = ledger.spent(src_name)
     cap = cfg.get("budget_cap")
-    if cap is not None and spent + eps > float(cap) + 1e-12:
-        raise BudgetExceededError(
-            f"source {src_name!r}: budget cap ε={float(cap):.4g} would be exceeded: already spent ε={spent:.4g}, "
-            f"this run asks ε={eps:.4g} (total {spent + eps:.4g}). Nothing was trained or charged")
+    ledger.check_cap(src_name, eps, cap)
     kwargs = {"min_rows": int(cfg["min_rows"])} if cfg.get("min_rows") is not None else {}
     model_obj = fit(data, eps, cfg.get("delta"), load_spec_overrides(cfg.get("spec")), cfg.get("seed"),
-                    config=training, table_name=f"{src_name} (dbt model {model})", **kwargs)
+                    config=training, table_name=f"{src_name} (dbt model {model})",
+                    source_fingerprint=print_fp, **kwargs)
     twin_rows = pa.Table.from_batches(list(model_obj.sample_batches(cfg.get("rows"))))
     _stage(session, ledger.schema, {
         "run_id": uuid.uuid4().hex, "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
@@ -126,23 +124,13 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
     return twin_rows
 
 
-def _kind(con, rel: Relation) -> str | None:
-    rows = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                       [rel.schema, rel.name]).fetchall()
-    return rows[0][0] if rows else None
-
-
-def _exists(con, rel: Relation) -> bool:
-    return _kind(con, rel) is not None
-
-
 def _pending_sql(schema: str) -> str:
     return f"{quote_ident(schema)}.{quote_ident(PENDING_TABLE)}"
 
 
 def _clear_pending(con, schema: str, model: str) -> None:
     """A staged row from a run that failed before its post-hook is not a spend: drop it."""
-    if _exists(con, Relation(schema, PENDING_TABLE)):
+    if relation_exists(con, Relation(schema, PENDING_TABLE)):
         con.execute(f"DELETE FROM {_pending_sql(schema)} WHERE dbt_model = ?", [model])
 
 

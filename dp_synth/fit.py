@@ -104,7 +104,7 @@ def _check_data(df: pl.DataFrame, spec: TableSpec, min_rows: int) -> None:
 def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | str | None = None,
         seed: int | None = None, *, config: TrainingConfig | None = None, min_rows: int = MIN_ROWS,
         table_name: str = "data", on_step: Callable[[int, int, float], None] | None = None,
-        holdout: float | None = None) -> SynthModel:
+        holdout: float | None = None, source_fingerprint: str | None = None) -> SynthModel:
     """Fit a DP synthesizer to ``data`` with total privacy budget (``epsilon``, ``delta``).
 
     ``holdout`` keeps a seeded share of the rows out of training as a control for risk measures
@@ -181,7 +181,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         "steps": result.steps, "sample_rate": q, "noise_multiplier": sigma,
         "final_loss": result.final_loss, "fit_seconds": result.seconds,
         "accountant_history": [list(h) for h in result.accountant_history],
-        "source": table_name, "fingerprint": fingerprint(table), "holdout": plan.to_json(),
+        "source": table_name, "fingerprint": source_fingerprint or fingerprint(table), "holdout": plan.to_json(),
         "learned_columns": [c.name for c in tspec.learned],
         "roles": {c.name: c.role.value for c in tspec.columns},
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

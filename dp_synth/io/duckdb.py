@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from .. import __version__
-from ..errors import BudgetExceededError, InputError
+from ..errors import InputError
 from ..fit import check_epsilon, fingerprint, fit
 from ..model import SynthModel
 from ..spec import load_spec_overrides
@@ -112,15 +112,11 @@ def _synthesize(con, db, table, epsilon, delta, target, rows, spec, seed, budget
         return SynthesisResult(source, twin, int(previous["twin_rows"]), None, previous, reused=True,
                                model_path=previous["model_path"])
 
-    spent_eps, _ = ledger.spent(str(source))
-    if budget_cap is not None and spent_eps + eps > budget_cap + 1e-12:
-        raise BudgetExceededError(
-            f"source {str(source)!r}: budget cap ε={budget_cap:.4g} would be exceeded: already spent "
-            f"ε={spent_eps:.4g}, this run asks ε={eps:.4g} (total {spent_eps + eps:.4g}). Nothing was trained "
-            "or charged. Raise the cap, lower epsilon, or reuse the existing twin")
+    ledger.check_cap(str(source), eps, budget_cap)
 
     kwargs = {"min_rows": min_rows} if min_rows is not None else {}
-    model = fit(data, eps, delta, spec, seed, config=config, table_name=str(source), on_step=on_step, **kwargs)
+    model = fit(data, eps, delta, spec, seed, config=config, table_name=str(source), on_step=on_step,
+                source_fingerprint=print_fp, **kwargs)
     del data
     run_id = uuid.uuid4().hex
     model_path = _model_path(db, model_dir, source, run_id)

@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from ..errors import BudgetExceededError
 from .relation import quote_ident
 
 __all__ = ["LEDGER_TABLE", "LEDGER_COLUMNS", "Ledger", "settings_hash"]
@@ -75,6 +76,17 @@ class Ledger:
             f"SELECT coalesce(sum(epsilon), 0), coalesce(sum(delta), 0) FROM {self.sql} WHERE source = ?",
             [source]).fetchall()[0]
         return float(eps), float(dlt)
+
+    def check_cap(self, source: str, epsilon: float, cap: float | None) -> None:
+        """Refuse, before any work, a run that would take ``source`` over its ε cap."""
+        if cap is None:
+            return
+        spent, _ = self.spent(source)
+        if spent + epsilon > float(cap) + 1e-12:
+            raise BudgetExceededError(
+                f"source {source!r}: budget cap ε={float(cap):.4g} would be exceeded: already spent "
+                f"ε={spent:.4g}, this run asks ε={epsilon:.4g} (total {spent + epsilon:.4g}). Nothing was "
+                "trained or charged. Raise the cap, lower epsilon, or reuse the existing twin")
 
     def rows(self, source: str | None = None) -> list[dict[str, Any]]:
         if not self.exists():
