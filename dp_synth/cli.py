@@ -1,4 +1,4 @@
-"""``dp-synth`` command line: synthesize a DuckDB table, or run the bundled demo."""
+"""``dp-synth`` command line: synthesize a DuckDB table, validate a twin, or run the bundled demo."""
 
 from __future__ import annotations
 
@@ -106,6 +106,53 @@ def demo_cmd(
     for k in (1, 2, 3):
         out.print(f"  mean {k}-way marginal TVD: {mean_marginal_tvd(real, twin, k=k, max_marginals=200):.3f}")
     out.print(escape(f"query the twin like any table: SELECT income, avg(age) FROM {result.twin} GROUP BY 1"))
+
+
+@app.command("validate")
+def validate_cmd(
+    db: Path = typer.Option(..., "--db", help="DuckDB database file"),
+    table: str = typer.Option(..., "--table", help="[SCHEMA.]TWIN to validate"),
+    source: Optional[str] = typer.Option(None, "--source", help="[SCHEMA.]TABLE it twins (default: from the ledger)"),
+    suite: str = typer.Option("all", "--suite", help="utility, risk or all"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="directory for data_docs/ and the JSON summary "
+                                                            "(default dp_synth_validation/ next to the database)"),
+    target: Optional[str] = typer.Option(None, "--target", help="column for ML efficacy (train on twin, test on real)"),
+    positive: Optional[str] = typer.Option(None, "--positive", help="positive class of --target (default: rarer class)"),
+    secret: Optional[str] = typer.Option(None, "--secret", help="column the inference attack tries to learn "
+                                                                "(default: --target, else the last column)"),
+    suites_dir: Optional[Path] = typer.Option(None, "--suites-dir", help="your own utility.json/risk.json"),
+) -> None:
+    """Run the GX utility/risk suites on a twin; exit 1 when an expectation fails, 2 on bad input."""
+    if not db.exists():
+        console.print(f"[red]error:[/] database file {str(db)!r} not found")
+        raise typer.Exit(2)
+    try:
+        from .validate import validate
+    except ImportError as e:  # pragma: no cover - depends on the installed extras
+        console.print(f"[red]error:[/] validation needs Great Expectations: pip install 'dp-synth[gx]' ({e})")
+        raise typer.Exit(2)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = validate(str(db), table, source=source, suite=suite, out=out_dir, target=target,
+                              positive=positive, secret=secret, suites_dir=suites_dir)
+    except DPSynthError as e:
+        console.print(f"[red]error:[/] {escape(str(e))}")
+        raise typer.Exit(2)
+    for name, outcome in result.suites.items():
+        mark = "[green]passed[/]" if outcome["success"] else "[red]FAILED[/]"
+        out.print(f"{name} suite {mark}: {sum(e['success'] for e in outcome['expectations'])}/"
+                  f"{outcome['evaluated']} expectations met" + (f", {len(outcome['skipped'])} skipped" if outcome["skipped"] else ""))
+        for e in outcome["expectations"]:
+            if not e["success"]:
+                out.print(escape(f"  ✗ {e['type']} {e['kwargs']}: observed {json.dumps(e['observed_value'], default=str)[:200]}"
+                                 + (f" — {e['error']}" if e["error"] else "")))
+        for s in outcome["skipped"]:
+            out.print(escape(f"  - skipped {s['type']}: {s['reason']}"))
+    out.print(f"twin {result.twin} vs {result.source}; holdout: {escape(result.holdout)}; {result.seconds:.1f} s")
+    out.print(f"data docs: {result.data_docs}\nsummary:   {result.summary_path}")
+    if not result.success:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover

@@ -16,8 +16,8 @@ import itertools
 import numpy as np
 import polars as pl
 
-__all__ = ["discretize", "marginal_tvd", "mean_marginal_tvd", "tstr_auc", "column_fidelity",
-           "association_matrix", "correlation_difference"]
+__all__ = ["discretize", "marginal_tvd", "mean_marginal_tvd", "tstr_auc", "tstr_r2", "column_fidelity",
+           "association_matrix", "association_difference", "correlation_difference"]
 
 _NUMERIC = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64,
             pl.Float32, pl.Float64, pl.Date, pl.Datetime, pl.Decimal)
@@ -77,34 +77,50 @@ def mean_marginal_tvd(real: pl.DataFrame, synth: pl.DataFrame, k: int = 1, bins:
     return float(np.mean([marginal_tvd(r, s, c) for c in combos])) if combos else 0.0
 
 
+def _design(train: pl.DataFrame, test: pl.DataFrame, target: str) -> tuple[list[str], list[bool], callable]:
+    """Feature columns, which are categorical, and a frame → matrix function shared by both tables
+    (categoricals ordinal-coded over both tables' values, so unseen labels get one code)."""
+    feats = [c for c in test.columns if c != target and c in train.columns]
+    cats = [_is_categorical(test[c]) for c in feats]
+    vocab = {c: {v: float(i) for i, v in enumerate(sorted(set(train[c].cast(pl.Utf8).drop_nulls().to_list())
+                                                          | set(test[c].cast(pl.Utf8).drop_nulls().to_list())))}
+             for c, cat in zip(feats, cats) if cat}
+
+    def matrix(df: pl.DataFrame) -> np.ndarray:
+        cols = [df[c].cast(pl.Utf8).replace_strict(vocab[c], default=None, return_dtype=pl.Float64).to_numpy()
+                if c in vocab else _as_float(df[c]).to_numpy() for c in feats]
+        return np.column_stack([c.astype(float) for c in cols]) if cols else np.zeros((df.height, 0))
+
+    return feats, cats, matrix
+
+
 def tstr_auc(train: pl.DataFrame, test: pl.DataFrame, target: str, positive: str) -> float:
     """Train on ``train`` (e.g. the twin), test on real ``test``: ROC AUC for ``target == positive``
-    with gradient boosting; categoricals ordinal-coded over both tables' values."""
+    with gradient boosting."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
 
-    feats = [c for c in test.columns if c != target and c in train.columns]
-    cats = [c for c in feats if test[c].dtype in (pl.Utf8, pl.Boolean, pl.Categorical)]
-
-    def xy(df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        cols = []
-        for c in feats:
-            if c in cats:
-                vocab = {v: float(i) for i, v in enumerate(sorted(set(train[c].cast(pl.Utf8).drop_nulls().to_list())
-                                                                 | set(test[c].cast(pl.Utf8).drop_nulls().to_list())))}
-                cols.append(df[c].cast(pl.Utf8).replace_strict(vocab, default=None, return_dtype=pl.Float64)
-                            .to_numpy().astype(float))
-            else:
-                cols.append(_as_float(df[c]).to_numpy().astype(float))
-        y = (df[target].cast(pl.Utf8) == positive).fill_null(False).to_numpy().astype(int)
-        return np.column_stack(cols), y
-
-    xtr, ytr = xy(train)
-    xte, yte = xy(test)
+    _, cats, matrix = _design(train, test, target)
+    label = lambda df: (df[target].cast(pl.Utf8) == str(positive)).fill_null(False).to_numpy().astype(int)  # noqa: E731
+    ytr, yte = label(train), label(test)
     if len(set(ytr)) < 2 or len(set(yte)) < 2:
         return float("nan")
-    clf = HistGradientBoostingClassifier(categorical_features=[c in cats for c in feats], random_state=0)
-    return float(roc_auc_score(yte, clf.fit(xtr, ytr).predict_proba(xte)[:, 1]))
+    clf = HistGradientBoostingClassifier(categorical_features=cats, random_state=0)
+    return float(roc_auc_score(yte, clf.fit(matrix(train), ytr).predict_proba(matrix(test))[:, 1]))
+
+
+def tstr_r2(train: pl.DataFrame, test: pl.DataFrame, target: str) -> float:
+    """Train on ``train``, test on real ``test``: R² of a gradient-boosting regressor for a numeric target."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.metrics import r2_score
+
+    _, cats, matrix = _design(train, test, target)
+    tr, te = train.filter(train[target].is_not_null()), test.filter(test[target].is_not_null())
+    if tr.height < 2 or te.height < 2:
+        return float("nan")
+    reg = HistGradientBoostingRegressor(categorical_features=cats, random_state=0)
+    y = lambda df: _as_float(df[target]).to_numpy()  # noqa: E731
+    return float(r2_score(y(te), reg.fit(matrix(tr), y(tr)).predict(matrix(te))))
 
 
 def _is_categorical(s: pl.Series) -> bool:
@@ -142,7 +158,7 @@ def association_matrix(df: pl.DataFrame, ref: pl.DataFrame | None = None) -> tup
     """Pearson r between numeric columns, Cramér's V between the rest (numbers binned as in
     :func:`discretize`, with bins from ``ref``)."""
     ref = df if ref is None else ref
-    codes, _, cols = discretize(ref, df)
+    _, codes, cols = discretize(ref, df)  # df's own codes, on bins taken from ref
     m = np.eye(len(cols))
     for i in range(len(cols)):
         for j in range(i + 1, len(cols)):
@@ -157,9 +173,20 @@ def association_matrix(df: pl.DataFrame, ref: pl.DataFrame | None = None) -> tup
     return cols, m
 
 
+def association_difference(real: pl.DataFrame, synth: pl.DataFrame) -> dict[str, float | list[str]]:
+    """Mean and largest absolute difference between the association matrices, and the pair
+    with the largest one (a twin that keeps weak pairs but loses one strong pair shows in ``max``)."""
+    cols, a = association_matrix(real)
+    _, b = association_matrix(synth, real)
+    if len(cols) < 2:
+        return {"mean": 0.0, "max": 0.0, "worst_pair": []}
+    d = np.abs(a - b)
+    np.fill_diagonal(d, -1.0)
+    i, j = np.unravel_index(int(np.argmax(d)), d.shape)
+    off = ~np.eye(len(a), dtype=bool)
+    return {"mean": float(d[off].mean()), "max": float(d[i, j]), "worst_pair": [cols[i], cols[j]]}
+
+
 def correlation_difference(real: pl.DataFrame, synth: pl.DataFrame) -> float:
     """Mean absolute difference between the two association matrices (off-diagonal)."""
-    _, a = association_matrix(real)
-    _, b = association_matrix(synth, real)
-    off = ~np.eye(len(a), dtype=bool)
-    return float(np.abs(a - b)[off].mean()) if off.any() else 0.0
+    return float(association_difference(real, synth)["mean"])

@@ -1,5 +1,6 @@
 """Utility and risk measures tell a copied or broken twin from a faithful one."""
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -65,3 +66,18 @@ def test_nndr_flags_copies(split):
     train, hold, _ = split
     assert float(nndr(train, train).mean()) < 0.05  # each row sits on itself
     assert float(nndr(hold, train).mean()) > 0.3
+
+
+def test_association_difference_measures_the_twin_not_the_reference():
+    """Cramér's V of the twin is computed on the twin's own values (bins from the real table)."""
+    from dp_synth.evaluate import association_difference, association_matrix
+
+    rng = np.random.default_rng(0)
+    a = rng.choice(["x", "y", "z"], 3000)
+    real = pl.DataFrame({"a": a, "b": a, "n": rng.normal(size=3000)})
+    twin = pl.DataFrame({"a": a, "b": rng.permutation(a), "n": rng.normal(size=3000)})
+    assert association_matrix(real)[1][0, 1] > 0.99
+    assert association_matrix(twin, real)[1][0, 1] < 0.05
+    diff = association_difference(real, twin)
+    assert diff["max"] > 0.95 and diff["worst_pair"] == ["a", "b"]
+    assert association_difference(real, real)["max"] < 1e-9

@@ -1,0 +1,143 @@
+"""The evaluation pair: a twin, the real rows it was trained on, and the real rows it never saw.
+
+Everything a suite checks is computed from one pandas batch holding all three parts, tagged in
+the column :data:`PART` (GX validates one batch, and it cannot read DuckDB over SQL).
+The holdout is re-derived from the plan recorded in the twin's model file, and only while the
+source still has the fingerprint it had at training time; otherwise no control exists and the
+risk suite says so instead of comparing against rows the model did see.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from ..artifact import read_artifact
+from ..errors import ArtifactError, InputError
+from ..fit import fingerprint
+from ..holdout import split
+from ..io.duckdb import read_table, relation_exists
+from ..io.ledger import Ledger
+from ..io.relation import Relation
+
+__all__ = ["PART", "EvaluationPair", "load_pair", "parts_of"]
+
+PART = "__dp_synth_part"  # "twin" | "train" | "holdout"
+
+
+@dataclass(frozen=True)
+class EvaluationPair:
+    twin: Relation
+    source: Relation
+    columns: list[str]                 # compared columns: learned ones (keys and PII excluded)
+    synthetic: pl.DataFrame
+    train: pl.DataFrame
+    holdout: pl.DataFrame | None
+    holdout_note: str                  # where the holdout came from, or why there is none
+    ledger_rows: list[dict[str, Any]] = field(default_factory=list)  # every spend on the source
+
+    @property
+    def twin_ledger_row(self) -> dict[str, Any] | None:
+        rows = [r for r in self.ledger_rows if r["twin"] == str(self.twin)]
+        return rows[-1] if rows else None
+
+    def spend(self) -> tuple[float, float | None]:
+        """(ε spent on the source so far, its latest declared cap or None)."""
+        spent = sum(float(r["epsilon"] or 0) for r in self.ledger_rows)
+        caps = [r["budget_cap"] for r in self.ledger_rows if r.get("budget_cap") is not None]
+        return spent, (float(caps[-1]) if caps else None)
+
+    def to_batch(self):
+        """One pandas frame (Arrow-backed dtypes, so types survive the round trip) of all parts."""
+        import pandas as pd
+
+        frames = [self.synthetic.with_columns(pl.lit("twin").alias(PART)),
+                  self.train.with_columns(pl.lit("train").alias(PART))]
+        if self.holdout is not None:
+            frames.append(self.holdout.with_columns(pl.lit("holdout").alias(PART)))
+        return pl.concat(frames, how="vertical_relaxed").to_arrow().to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def parts_of(batch) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+    """(twin, train, holdout or None) back out of a batch made by :meth:`EvaluationPair.to_batch`."""
+    df = pl.from_pandas(batch)
+    part = df[PART]
+    pick = lambda name: df.filter(part == name).drop(PART)  # noqa: E731
+    holdout = pick("holdout")
+    return pick("twin"), pick("train"), holdout if holdout.height else None
+
+
+def _columns(con, rel: Relation) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+        "ORDER BY ordinal_position", [rel.schema, rel.name]).fetchall()]
+
+
+def _check_schemas(con, twin: Relation, source: Relation) -> None:
+    t, s = dict(_columns(con, twin)), dict(_columns(con, source))
+    missing, extra = [c for c in s if c not in t], [c for c in t if c not in s]
+    if missing or extra:
+        raise InputError(f"twin {str(twin)!r} does not match source {str(source)!r}: columns missing from the "
+                         f"twin {missing}, columns only in the twin {extra}. Rebuild the twin, or name the right "
+                         "--source")
+    retyped = [f"{c} ({s[c]} vs {t[c]})" for c in s if s[c] != t[c]]
+    if retyped:
+        raise InputError(f"twin {str(twin)!r} and source {str(source)!r} disagree on column types: {retyped}")
+
+
+def _holdout(table: pa.Table, ledger_row: dict | None) -> tuple[pa.Table, pa.Table | None, str]:
+    if ledger_row is None or not ledger_row.get("model_path"):
+        return table, None, "no model file recorded for this twin, so no holdout can be re-derived"
+    path = Path(ledger_row["model_path"])
+    try:
+        document, _ = read_artifact(path)
+    except (ArtifactError, OSError) as e:
+        return table, None, f"model file {str(path)!r} unreadable ({e}); no holdout"
+    plan = document.get("metadata", {}).get("holdout") or {}
+    if not plan.get("share"):
+        return table, None, "the model was trained on every source row (holdout share 0)"
+    if fingerprint(table) != ledger_row.get("source_fingerprint"):
+        return table, None, "the source changed since the twin was trained; its holdout cannot be re-derived"
+    train, hold = split(table, plan["share"], plan["seed"])
+    return train, hold, f"re-derived from the model's plan (share {plan['share']}, seed {plan['seed']})"
+
+
+def load_pair(con: duckdb.DuckDBPyConnection, twin: str, source: str | None = None,
+              ledger_schema: str = "main") -> EvaluationPair:
+    """Read a twin and its source from DuckDB; every bad input is an :class:`InputError`."""
+    twin_rel = Relation.parse(twin)
+    if not relation_exists(con, twin_rel):
+        raise InputError(f"twin table {str(twin_rel)!r} not found in the database. Check the name "
+                         "(schema.table, e.g. main_synthetic.customers)")
+    ledger = Ledger(con, ledger_schema)
+    twin_rows = [r for r in ledger.rows() if r["twin"] == str(twin_rel)]
+    if source is None:
+        if not twin_rows:
+            raise InputError(f"table {str(twin_rel)!r} has no row in the privacy ledger, so its source is unknown. "
+                             "Pass --source SCHEMA.TABLE")
+        source = twin_rows[-1]["source"]
+    source_rel = Relation.parse(source)
+    if source_rel == twin_rel:
+        raise InputError(f"--source {str(source_rel)!r} is the twin itself; name the real table")
+    if not relation_exists(con, source_rel):
+        raise InputError(f"source table {str(source_rel)!r} not found in the database")
+    _check_schemas(con, twin_rel, source_rel)
+    synthetic = pl.from_arrow(read_table(con, twin_rel))
+    real = read_table(con, source_rel)
+    if synthetic.height == 0:
+        raise InputError(f"twin {str(twin_rel)!r} is empty: there is nothing to validate. Rebuild it")
+    if real.num_rows == 0:
+        raise InputError(f"source {str(source_rel)!r} is empty: there is nothing to compare the twin with")
+    latest = twin_rows[-1] if twin_rows and twin_rows[-1]["source"] == str(source_rel) else None
+    train, hold, note = _holdout(real, latest)
+    learned = json.loads(latest["columns_learned"]) if latest and latest.get("columns_learned") else None
+    columns = [c for c in synthetic.columns if learned is None or c in learned]
+    pick = lambda t: pl.from_arrow(t).select(columns)  # noqa: E731
+    return EvaluationPair(twin_rel, source_rel, columns, synthetic.select(columns), pick(train),
+                          pick(hold) if hold is not None else None, note, ledger.rows(str(source_rel)))

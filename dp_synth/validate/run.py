@@ -1,0 +1,166 @@
+"""Run the suites on a twin in DuckDB: GX checkpoint → Data Docs (HTML) + JSON summary + a row per suite
+in ``main.dp_synth_validations`` (what the governance report shows).
+
+The measures are computed on real rows, so the summary and the Data Docs are *not* covered by
+the twin's DP guarantee: keep them where the real table's readers are (docs/privacy.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..io.duckdb import connect
+from ..io.relation import quote_ident
+from .pair import EvaluationPair, load_pair
+from .suites import SUITES, load_suite
+
+__all__ = ["ValidationResult", "validate", "VALIDATIONS_TABLE"]
+
+VALIDATIONS_TABLE = "dp_synth_validations"
+
+
+@dataclass
+class ValidationResult:
+    twin: str
+    source: str
+    success: bool
+    suites: dict[str, dict[str, Any]]
+    holdout: str
+    rows: dict[str, int]
+    parameters: dict[str, Any]
+    validated_at: str
+    seconds: float
+    data_docs: str | None = None
+    summary_path: str | None = None
+    failures: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _context(docs_dir: Path):
+    import great_expectations as gx
+
+    # GX sets this one logger to INFO itself; its temp-dir notice is noise on the CLI
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    try:
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    except Exception:  # noqa: BLE001  cosmetic only
+        pass
+    context.add_data_docs_site(site_name="dp_synth", site_config={
+        "class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)}})
+    return context
+
+
+def _outcome(r) -> dict[str, Any]:
+    info = r.exception_info or {}
+    error = info.get("exception_message") if info.get("raised_exception") else None
+    cfg = r.expectation_config
+    return {"type": cfg.type, "kwargs": {k: v for k, v in cfg.kwargs.items() if k != "batch_id"},
+            "success": bool(r.success), "observed_value": (r.result or {}).get("observed_value"), "error": error}
+
+
+def _parameters(pair: EvaluationPair, target, positive, secret) -> dict[str, Any]:
+    spent, cap = pair.spend()
+    return {"target": target, "positive": positive, "secret": secret or target,
+            "epsilon_spent": round(spent, 6), "epsilon_cap": cap if cap is not None else -1.0}
+
+
+def _record(con, result: ValidationResult) -> None:
+    table = f"{quote_ident('main')}.{quote_ident(VALIDATIONS_TABLE)}"
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} (validated_at TIMESTAMP, twin VARCHAR, source VARCHAR, "
+                "suite VARCHAR, success BOOLEAN, summary VARCHAR, data_docs VARCHAR)")
+    now = dt.datetime.fromisoformat(result.validated_at).replace(tzinfo=None)
+    for name, suite in result.suites.items():
+        con.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [now, result.twin, result.source, name, suite["success"],
+                     json.dumps(suite, default=str), result.data_docs])
+
+
+def validate(db, table: str, source: str | None = None, suite: str = "all", out: str | Path | None = None,
+             target: str | None = None, positive: str | None = None, secret: str | None = None,
+             suites_dir: str | Path | None = None) -> ValidationResult:
+    """Validate twin ``table`` against its source with the utility and/or risk suite.
+
+    ``out`` (default ``dp_synth_validation`` next to the database) receives ``data_docs/`` and
+    ``<twin>.json``. ``target``/``positive`` declare the ML-efficacy task, ``secret`` the column
+    the inference attack goes after (default: the target). Raises :class:`InputError` on bad
+    input; a failed expectation is a result (``success`` False), not an exception.
+    """
+    names = SUITES if suite == "all" else (suite,)
+    if suite != "all" and suite not in SUITES:
+        raise InputError(f"unknown suite {suite!r}: use utility, risk or all")
+    start = time.perf_counter()
+    con, owned = connect(db)
+    try:
+        pair = load_pair(con, table, source)
+        if "risk" in names and pair.holdout is None:
+            raise InputError(f"the risk suite needs real rows twin {str(pair.twin)!r} never saw, and there are none: "
+                             f"{pair.holdout_note}. Rebuild the twin from a source of ≥ 1,000 rows (default 20 % "
+                             "holdout), or run --suite utility")
+        for col, what in ((target, "target"), (secret, "secret")):
+            if col is not None and col not in pair.columns:
+                raise InputError(f"{what} column {col!r} is not a learned column of {str(pair.twin)!r} "
+                                 f"(learned: {pair.columns})")
+        params = _parameters(pair, target, positive, secret)
+        loaded = {n: load_suite(n, params, suites_dir) for n in names}
+        out_dir = Path(out) if out else (Path(str(db)).resolve().parent if isinstance(db, (str, Path)) else Path.cwd()) / "dp_synth_validation"
+        docs_dir = out_dir / "data_docs"
+        outcomes = _run_checkpoint(pair, loaded, docs_dir)
+        result = ValidationResult(
+            twin=str(pair.twin), source=str(pair.source), success=all(o["success"] for o in outcomes.values()),
+            suites=outcomes, holdout=pair.holdout_note,
+            rows={"twin": pair.synthetic.height, "train": pair.train.height,
+                  "holdout": pair.holdout.height if pair.holdout is not None else 0},
+            parameters=params, validated_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            seconds=round(time.perf_counter() - start, 2), data_docs=str(docs_dir / "index.html"))
+        result.failures = [f"{n}: {e['type']} {e['kwargs']} observed {e['observed_value']}" + (f" ({e['error']})" if e["error"] else "")
+                           for n, o in outcomes.items() for e in o["expectations"] if not e["success"]]
+        summary = out_dir / f"{pair.twin.schema}.{pair.twin.name}.json"
+        result.summary_path = str(summary)
+        summary.write_text(json.dumps(result.to_json(), indent=2, default=str))
+        _record(con, result)
+        return result
+    finally:
+        if owned:
+            con.close()
+
+
+def _run_checkpoint(pair: EvaluationPair, loaded: dict, docs_dir: Path) -> dict[str, dict[str, Any]]:
+    import great_expectations as gx
+
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    context = _context(docs_dir)
+    asset = context.data_sources.add_pandas("dp_synth").add_dataframe_asset(str(pair.twin))
+    batch_definition = asset.add_batch_definition_whole_dataframe("pair")
+    parameters: dict[str, Any] = {}
+    definitions = []
+    for name, item in loaded.items():
+        suite = context.suites.add(item.suite)
+        definitions.append(context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{name}:{pair.twin}", data=batch_definition, suite=suite)))
+        parameters.update(item.parameters)
+    checkpoint = context.checkpoints.add(gx.Checkpoint(
+        name=f"dp_synth:{pair.twin}", validation_definitions=definitions,
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["dp_synth"])]))
+    run = checkpoint.run(batch_parameters={"dataframe": pair.to_batch()}, expectation_parameters=parameters)
+    by_suite = {item.suite.name: name for name, item in loaded.items()}
+    outcomes = {}
+    for vr in run.run_results.values():
+        name = by_suite[vr.suite_name]
+        item = loaded[name]
+        expectations = [_outcome(r) for r in vr.results]
+        outcomes[name] = {"success": bool(vr.success), "expectations": expectations, "skipped": item.skipped,
+                          "evaluated": len(expectations)}
+    return outcomes
