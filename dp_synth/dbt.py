@@ -31,7 +31,7 @@ import pyarrow as pa
 from . import __version__
 from .errors import InputError
 from .fit import check_epsilon, fingerprint, fit
-from .io.duckdb import relation_exists, relation_kind
+from .io.duckdb import database_file, model_file, relation_exists, relation_kind
 from .io.ledger import Ledger, settings_hash
 from .io.relation import Relation, _split, quote_ident
 from .spec import load_spec_overrides
@@ -40,7 +40,8 @@ from .training import TrainingConfig
 __all__ = ["synthesize", "PENDING_TABLE"]
 
 PENDING_TABLE = "dp_synth_ledger_pending"
-_SETTINGS = {"epsilon", "delta", "spec", "budget_cap", "seed", "rows", "min_rows", "ledger_schema", "training"}
+_SETTINGS = {"epsilon", "delta", "spec", "budget_cap", "seed", "rows", "min_rows", "ledger_schema", "training",
+             "model_dir"}
 
 
 def _settings(meta: Mapping[str, Any] | None, kwargs: Mapping[str, Any], model: str) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
     data = source.to_arrow_table()
     print_fp = fingerprint(data)
     training = TrainingConfig(**cfg.get("training", {}))
-    run_settings = settings_hash(**{k: cfg.get(k) for k in _SETTINGS - {"budget_cap"}}, twin=str(twin))
+    run_settings = settings_hash(**{k: cfg.get(k) for k in _SETTINGS - {"budget_cap", "model_dir"}}, twin=str(twin))
     _clear_pending(session, ledger.schema, model)
     previous = ledger.find_reusable(src_name, print_fp, run_settings, str(twin))
     if previous is not None and relation_exists(session, twin):
@@ -110,8 +111,14 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
                     config=training, table_name=f"{src_name} (dbt model {model})",
                     source_fingerprint=print_fp, **kwargs)
     twin_rows = pa.Table.from_batches(list(model_obj.sample_batches(cfg.get("rows"))))
+    run_id = uuid.uuid4().hex
+    # the model file lets `dp-synth validate` re-derive the holdout; a run dbt later fails leaves an
+    # unreferenced file here, never a ledger row
+    path = model_file(database_file(session) or ":memory:", cfg.get("model_dir"), src_rel, run_id)
+    if path is not None:
+        model_obj.save(path)
     _stage(session, ledger.schema, {
-        "run_id": uuid.uuid4().hex, "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+        "run_id": run_id, "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
         "source": src_name, "source_schema": src_rel.schema, "source_table": src_rel.name,
         "twin_schema": twin.schema, "twin_table": twin.name, "source_fingerprint": print_fp,
         "columns_learned": model_obj.metadata["learned_columns"], "twin": str(twin),
@@ -120,7 +127,7 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
         "epsilon_profile": model_obj.privacy.parts.get("profile"),
         "epsilon_training": model_obj.privacy.parts.get("training"), "budget_cap": cap,
         "privacy": model_obj.privacy.to_json(), "settings_hash": run_settings, "package_version": __version__,
-        "model_path": None, "invoked_by": "dbt", "dbt_invocation_id": invocation_id, "dbt_model": model})
+        "model_path": str(path) if path else None, "invoked_by": "dbt", "dbt_invocation_id": invocation_id, "dbt_model": model})
     return twin_rows
 
 

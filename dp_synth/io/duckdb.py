@@ -24,7 +24,7 @@ from ..training import TrainingConfig
 from .ledger import Ledger, settings_hash
 from .relation import Relation, quote_ident
 
-__all__ = ["SynthesisResult", "synthesize", "connect", "read_table", "relation_exists"]
+__all__ = ["SynthesisResult", "synthesize", "connect", "read_table", "relation_exists", "model_file", "database_file"]
 
 
 @dataclass
@@ -43,6 +43,12 @@ def connect(db: str | Path | duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBPy
     if isinstance(db, duckdb.DuckDBPyConnection):
         return db, False
     return duckdb.connect(str(db)), True
+
+
+def database_file(con) -> str | None:
+    """Path of the connection's current database file (None in memory)."""
+    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    return rows[0][0] if rows and rows[0][0] else None
 
 
 def relation_kind(con, rel: Relation) -> str | None:
@@ -119,7 +125,7 @@ def _synthesize(con, db, table, epsilon, delta, target, rows, spec, seed, budget
                 source_fingerprint=print_fp, **kwargs)
     del data
     run_id = uuid.uuid4().hex
-    model_path = _model_path(db, model_dir, source, run_id)
+    model_path = model_file(db, model_dir, source, run_id)
     if model_path is not None:
         model.save(model_path)
     try:
@@ -140,7 +146,8 @@ def _synthesize(con, db, table, epsilon, delta, target, rows, spec, seed, budget
                            model_path=str(model_path) if model_path else None)
 
 
-def _model_path(db, model_dir, source: Relation, run_id: str) -> Path | None:
+def model_file(db, model_dir, source: Relation, run_id: str) -> Path | None:
+    """Where a run's model file goes: ``model_dir``, else ``.dp_synth/models`` next to the database file."""
     if model_dir is None:
         if not isinstance(db, (str, Path)) or str(db) in (":memory:", ""):
             return None

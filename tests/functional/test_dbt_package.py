@@ -57,6 +57,21 @@ def test_build_twice_spends_once_and_tests_pass(dbt):
 
 
 @pytest.mark.slow
+def test_validate_after_build_finds_the_holdout_of_a_dbt_twin(dbt, tmp_path):
+    """The documented step after `dbt build`: the dbt run saved the model file, so the risk
+    suite gets the 20 % of adult_sample the generator never saw."""
+    pytest.importorskip("great_expectations")
+    from dp_synth.validate import validate
+
+    assert dbt("build").success
+    result = validate(str(dbt.db), "main_synthetic.adult_sample", target="income", out=tmp_path / "v")
+    assert result.source == "main.adult_sample" and "re-derived" in result.holdout
+    assert result.rows["holdout"] + result.rows["train"] == 1000 and 150 < result.rows["holdout"] < 250
+    assert result.suites["risk"]["evaluated"] == 6 and result.suites["utility"]["evaluated"] == 6
+    assert (tmp_path / "v" / "data_docs" / "index.html").is_file()
+
+
+@pytest.mark.slow
 def test_budget_cap_exceeded_fails_and_changes_nothing(dbt, monkeypatch):
     assert dbt("build").success
     before_ledger, before_twin = ledger(dbt.db), table(dbt.db, "main_synthetic.adult_sample")
