@@ -1,4 +1,4 @@
-"""``dp-synth`` command line: synthesize a DuckDB table, validate a twin, or run the bundled demo."""
+"""``dp-synth`` command line: synthesize a DuckDB table, validate a twin, report on all twins, run the demo."""
 
 from __future__ import annotations
 
@@ -153,6 +153,34 @@ def validate_cmd(
     out.print(f"data docs: {result.data_docs}\nsummary:   {result.summary_path}")
     if not result.success:
         raise typer.Exit(1)
+
+
+@app.command("report")
+def report_cmd(
+    db: Path = typer.Option(..., "--db", help="DuckDB database file"),
+    out_html: Path = typer.Option(Path("dp_synth_report.html"), "--out", help="HTML report (one self-contained file)"),
+    out_json: Optional[Path] = typer.Option(None, "--json", help="the same figures as JSON, for data catalogs"),
+) -> None:
+    """Governance report for every twin in the database: sources, budget, model card, utility, risk, checks."""
+    try:
+        from .report import build_report
+    except ImportError as e:  # pragma: no cover - depends on the installed extras
+        console.print(f"[red]error:[/] the report needs matplotlib: pip install 'dp-synth[report]' ({e})")
+        raise typer.Exit(2)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = build_report(db, out_html, out_json)
+    except DPSynthError as e:
+        console.print(f"[red]error:[/] {escape(str(e))}")
+        raise typer.Exit(2)
+    for t in report["overview"]["twins"]:
+        colour = {"green": "green", "amber": "yellow", "red": "red"}[t["status"]]
+        out.print(escape(f"{t['twin']} ← {t['source']}: ") + f"[{colour}]{t['status']}[/]"
+                  + escape(f" ({'; '.join(t['reasons']) or 'all checks passed'})"))
+    for note in report["overview"]["notes"]:
+        out.print(escape(note))
+    out.print(f"report: {out_html}" + (f"\njson:   {out_json}" if out_json else ""))
 
 
 def main() -> None:  # pragma: no cover

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-__all__ = ["exact_copy_rate", "dcr_share", "nndr", "RiskReport", "features"]
+__all__ = ["exact_copy_rate", "dcr_share", "dcr_distances", "nndr", "RiskReport", "features"]
 
 
 def exact_copy_rate(rows: pl.DataFrame, train: pl.DataFrame, columns: list[str] | None = None) -> float:
@@ -50,9 +50,10 @@ def features(df: pl.DataFrame, ref: pl.DataFrame) -> np.ndarray:
     return np.column_stack(out) if out else np.zeros((df.height, 0))
 
 
-def dcr_share(synth: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame, n: int = 5000,
-              seed: int = 0) -> float:
-    """Share of twin rows nearer to training than to holdout rows (ties count half)."""
+def dcr_distances(synth: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame, n: int = 5000,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of each (sampled) twin row to its closest training row and to its closest holdout
+    row, training and holdout sampled to equal size so neither is closer by sheer numbers."""
     from sklearn.neighbors import NearestNeighbors
 
     rng = np.random.default_rng(seed)
@@ -64,6 +65,13 @@ def dcr_share(synth: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame, n
     f = lambda d: features(d.select(cols), train.select(cols))  # noqa: E731
     d_tr = NearestNeighbors(n_neighbors=1).fit(f(tr)).kneighbors(f(sy))[0][:, 0]
     d_ho = NearestNeighbors(n_neighbors=1).fit(f(ho)).kneighbors(f(sy))[0][:, 0]
+    return d_tr, d_ho
+
+
+def dcr_share(synth: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame, n: int = 5000,
+              seed: int = 0) -> float:
+    """Share of twin rows nearer to training than to holdout rows (ties count half)."""
+    d_tr, d_ho = dcr_distances(synth, train, holdout, n, seed)
     return float(np.mean(d_tr < d_ho) + 0.5 * np.mean(d_tr == d_ho))
 
 

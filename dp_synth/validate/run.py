@@ -85,7 +85,8 @@ def _record(con, result: ValidationResult) -> None:
     for name, suite in result.suites.items():
         con.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [now, result.twin, result.source, name, suite["success"],
-                     json.dumps(suite, default=str), result.data_docs])
+                     json.dumps({**suite, "parameters": result.parameters, "holdout": result.holdout}, default=str),
+                     result.data_docs])
 
 
 def validate(db, table: str, source: str | None = None, suite: str = "all", out: str | Path | None = None,

@@ -1,0 +1,236 @@
+"""Everything the governance report says, gathered from the warehouse as plain JSON-ready dicts.
+
+Sources of truth: the privacy ledger (what was spent, on what, when, under which cap), each
+twin's model file (columns and roles, generator, training, versions, fingerprint, holdout plan),
+the latest `dp-synth validate` run (``dp_synth_validations``), and the tables themselves for the
+utility and risk figures (computed with :mod:`dp_synth.evaluate`, the same code the suites use).
+A missing piece is reported as missing, never guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from .. import __version__
+from .. import evaluate as ev
+from ..artifact import read_artifact
+from ..errors import ArtifactError, DPSynthError
+from ..evaluate.summary import ATTACKS, attack_risk, ml_efficacy
+from ..evaluate.utility import _as_float
+from ..io.duckdb import relation_exists
+from ..io.ledger import Ledger
+from ..io.relation import Relation, quote_ident
+
+__all__ = ["collect", "STATUS"]
+
+STATUS = ("green", "amber", "red")
+_VALIDATIONS = "dp_synth_validations"
+_TREATMENT = {"learn": "learned by the generator", "key": "not learned: regenerated as fresh unique keys",
+              "pii": "not learned: PII, filled with values that do not come from the data",
+              "ignore": "not learned: NULL in the twin"}
+
+
+def _count(con, rel: Relation) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {rel.sql}").fetchall()[0][0])
+
+
+def _latest_validations(con) -> dict[str, dict[str, Any]]:
+    """twin → {suite: latest row} from dp_synth_validations (if any)."""
+    if not relation_exists(con, Relation("main", _VALIDATIONS)):
+        return {}
+    rows = con.execute(f"SELECT CAST(validated_at AS VARCHAR), twin, suite, success, summary, data_docs FROM "
+                       f"{quote_ident('main')}.{quote_ident(_VALIDATIONS)} ORDER BY validated_at").fetchall()
+    out: dict[str, dict[str, Any]] = {}
+    for at, twin, suite, success, summary, docs in rows:
+        out.setdefault(twin, {})[suite] = {"validated_at": at, "success": bool(success),
+                                           "summary": json.loads(summary), "data_docs": docs}
+    return out
+
+
+def _model_card(row: dict) -> tuple[dict[str, Any], list[dict[str, Any]] | None, dict | None]:
+    """(model card, column table, holdout plan) from the twin's model file."""
+    path = row.get("model_path")
+    if not path:
+        return {"missing": "no model file was recorded for this run"}, None, None
+    try:
+        doc, _ = read_artifact(path)
+    except ArtifactError as e:
+        return {"missing": str(e), "model_path": path}, None, None
+    meta = doc.get("metadata", {})
+    cols = [{"name": c["name"], "kind": c["kind"], "role": c["role"],
+             "treatment": _TREATMENT.get(c["role"], c["role"]) + (
+                 "" if c.get("role_declared") or c["role"] != "pii" else " (detected: nearly every value unique)"),
+             "public_domain": bool(c.get("bounds") or c.get("categories"))} for c in doc["spec"]["columns"]]
+    card = {"model_path": path, "generator": meta.get("generator"), "training": meta.get("training"),
+            "steps": meta.get("steps"), "sample_rate": meta.get("sample_rate"),
+            "noise_multiplier": meta.get("noise_multiplier"), "fit_seconds": meta.get("fit_seconds"),
+            "final_loss": meta.get("final_loss"), "created_at": meta.get("created_at"),
+            "versions": meta.get("versions"), "data_fingerprint": row.get("source_fingerprint"),
+            "holdout": meta.get("holdout")}
+    return card, cols, meta.get("holdout")
+
+
+def _distributions(real: pl.DataFrame, twin: pl.DataFrame, top: int = 8, bins: int = 20) -> dict[str, Any]:
+    """Per column, real vs twin shares: top categories (+ other, NULL) or a histogram over the real range."""
+    out = {}
+    for c in real.columns:
+        r, t = real[c], twin[c]
+        if r.dtype in (pl.Utf8, pl.Boolean, pl.Categorical):
+            rs, ts = r.cast(pl.Utf8).fill_null("NULL"), t.cast(pl.Utf8).fill_null("NULL")
+            labels = rs.value_counts(sort=True)[c].head(top).to_list()
+            share = lambda s: [float((s == v).mean()) for v in labels] + [float((~s.is_in(labels)).mean())]  # noqa: E731
+            out[c] = {"type": "categorical", "labels": labels + ["(other)"], "real": share(rs), "twin": share(ts)}
+        else:
+            rv = _as_float(r).drop_nulls().to_numpy()
+            tv = _as_float(t).drop_nulls().to_numpy()
+            if len(rv) == 0:
+                continue
+            edges = np.linspace(rv.min(), rv.max() if rv.max() > rv.min() else rv.min() + 1, bins + 1)
+            h = lambda v: (np.histogram(np.clip(v, edges[0], edges[-1]), edges)[0] / max(len(v), 1)).tolist()  # noqa: E731
+            out[c] = {"type": "numeric", "edges": edges.tolist(), "real": h(rv), "twin": h(tv),
+                      "null_real": float(r.is_null().mean()), "null_twin": float(t.is_null().mean())}
+    return out
+
+
+def _figures_and_measures(pair, validation: dict | None) -> tuple[dict, dict]:
+    real = pair.train if pair.holdout is None else pl.concat([pair.train, pair.holdout], how="vertical_relaxed")
+    cols, a_real = ev.association_matrix(real)
+    _, a_twin = ev.association_matrix(pair.synthetic, real)
+    params = ((validation or {}).get("utility") or (validation or {}).get("risk") or {}).get("summary", {})
+    target = (params.get("parameters") or {}).get("target")
+    utility = {"marginal_tvd": {k: ev.mean_marginal_tvd(real, pair.synthetic, k=k, max_marginals=300) for k in (1, 2, 3)},
+               "columns": ev.column_fidelity(real, pair.synthetic),
+               "associations": ev.association_difference(real, pair.synthetic),
+               "ml_efficacy": ml_efficacy(pair.synthetic, pair.train, pair.holdout, target) if target else None}
+    figures = {"distributions": _distributions(real, pair.synthetic),
+               "associations": {"columns": cols, "real": a_real.round(4).tolist(), "twin": a_twin.round(4).tolist()}}
+    if pair.holdout is None:
+        return {"utility": utility, "risk": {"unavailable": pair.holdout_note}}, figures
+    d_tr, d_ho = ev.dcr_distances(pair.synthetic, pair.train, pair.holdout)
+    edges = np.linspace(0, float(np.quantile(np.concatenate([d_tr, d_ho]), 0.99)) or 1.0, 31)
+    figures["dcr"] = {"edges": edges.tolist(), "to_training": np.histogram(np.clip(d_tr, 0, edges[-1]), edges)[0].tolist(),
+                      "to_holdout": np.histogram(np.clip(d_ho, 0, edges[-1]), edges)[0].tolist()}
+    secret = (params.get("parameters") or {}).get("secret")
+    risk = {"exact_copy_rate": ev.exact_copy_rate(pair.synthetic, pair.train),
+            "holdout_copy_rate": ev.exact_copy_rate(pair.holdout, pair.train),
+            "dcr_share": float(np.mean(d_tr < d_ho) + 0.5 * np.mean(d_tr == d_ho)),
+            "attacks": [attack_risk(pair.synthetic, pair.train, pair.holdout, a, secret) for a in ATTACKS]}
+    return {"utility": utility, "risk": risk}, figures
+
+
+def _status(twin: dict) -> tuple[str, list[str]]:
+    red, amber = [], []
+    if not twin["exists"]:
+        red.append("the twin table no longer exists")
+    budget = twin["budget"]
+    if budget["cap"] is not None and budget["spent"] > budget["cap"] + 1e-12:
+        red.append(f"ε spent {budget['spent']:.3g} exceeds the cap {budget['cap']:.3g}")
+    if budget["cap"] is None:
+        amber.append("no budget cap declared for the source")
+    v = twin["validation"]
+    if v is None:
+        amber.append("not validated: run dp-synth validate")
+    else:
+        red += [f"{s} suite failed" for s, r in v["suites"].items() if not r["success"]]
+        if v["stale"]:
+            amber.append("validated before the latest training run")
+        missing = [s for s in ("utility", "risk") if s not in v["suites"]]
+        amber += [f"{s} suite never run" for s in missing]
+    if "missing" in twin["model_card"]:
+        amber.append("model file missing: " + twin["model_card"]["missing"])
+    return ("red" if red else "amber" if amber else "green"), red + amber
+
+
+def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict], validations: dict) -> dict:
+    from ..validate.pair import load_pair
+
+    latest = runs[-1]
+    rel = Relation.parse(twin_name)
+    source = Relation.parse(latest["source"])
+    caps = [r["budget_cap"] for r in source_runs if r.get("budget_cap") is not None]
+    spent = sum(float(r["epsilon"] or 0) for r in source_runs)
+    cap = float(caps[-1]) if caps else None
+    card, columns, _ = _model_card(latest)
+    privacy = json.loads(latest["privacy"]) if latest.get("privacy") else {}
+    v = validations.get(twin_name)
+    validation = None
+    if v:
+        at = max(r["validated_at"] for r in v.values())
+        validation = {"validated_at": at, "suites": {s: {"success": r["success"], "validated_at": r["validated_at"],
+                                                         "failures": [f"{e['type']} {e['kwargs']}: {e['observed_value']}"
+                                                                      for e in r["summary"].get("expectations", [])
+                                                                      if not e["success"]]}
+                                                     for s, r in v.items()},
+                      "data_docs": next(iter(v.values()))["data_docs"],
+                      "stale": at < str(latest["created_at"])}
+    section = {
+        "twin": twin_name, "source": str(source), "exists": relation_exists(con, rel),
+        "source_exists": relation_exists(con, source), "created_at": str(latest["created_at"]),
+        "rows": _count(con, rel) if relation_exists(con, rel) else None,
+        "source_rows": _count(con, source) if relation_exists(con, source) else None,
+        "columns": columns or [{"name": c, "kind": None, "role": "learn", "treatment": _TREATMENT["learn"],
+                                "public_domain": False} for c in json.loads(latest.get("columns_learned") or "[]")],
+        "privacy": {"epsilon": latest["epsilon"], "delta": latest["delta"], "parts": privacy.get("parts"),
+                    "mechanisms": privacy.get("mechanisms"), "accountant": privacy.get("accountant"),
+                    "measurements": privacy.get("measurements")},
+        "budget": {"spent": spent, "delta_spent": sum(float(r["delta"] or 0) for r in source_runs), "cap": cap,
+                   "remaining": None if cap is None else cap - spent},
+        "ledger": [{k: (str(r[k]) if k == "created_at" else r[k]) for k in
+                    ("run_id", "created_at", "twin", "epsilon", "delta", "budget_cap", "invoked_by", "dbt_model",
+                     "twin_rows", "package_version")} for r in source_runs],
+        "model_card": card, "validation": validation, "measures": None, "figures": None,
+    }
+    if section["exists"] and section["source_exists"]:
+        try:
+            pair = load_pair(con, twin_name, str(source))
+            section["measures"], section["figures"] = _figures_and_measures(pair, v)
+            section["measures"]["holdout"] = pair.holdout_note
+        except DPSynthError as e:
+            section["measures"] = {"unavailable": str(e)}
+    section["status"], section["reasons"] = _status(section)
+    return section
+
+
+def _orphans(con, known: set[str]) -> list[str]:
+    rows = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                       "WHERE table_schema LIKE '%\\_synthetic' ESCAPE '\\' ORDER BY 1, 2").fetchall()
+    return [str(Relation(s, t)) for s, t in rows if str(Relation(s, t)) not in known
+            and not t.startswith("__dp_synth")]
+
+
+def collect(con: duckdb.DuckDBPyConnection, database: str = "") -> dict[str, Any]:
+    """The whole report as a JSON-ready dict (the ``--json`` output)."""
+    ledger = Ledger(con)
+    rows = ledger.rows()
+    validations = _latest_validations(con)
+    by_twin: dict[str, list[dict]] = {}
+    for r in rows:
+        by_twin.setdefault(r["twin"], []).append(r)
+    twins = [_twin_section(con, t, runs, [r for r in rows if r["source"] == runs[-1]["source"]], validations)
+             for t, runs in sorted(by_twin.items())]
+    sources: dict[str, dict] = {}
+    for t in twins:
+        sources[t["source"]] = {"source": t["source"], **t["budget"], "runs": len(t["ledger"])}
+    unledgered = _orphans(con, set(by_twin))
+    orphans = unledgered + [t for t in validations if t not in by_twin and t not in unledgered]
+    notes = []
+    if not ledger.exists():
+        notes.append("This database has no privacy ledger (main.dp_synth_ledger): dp-synth has not built any twin here.")
+    elif not rows:
+        notes.append("The privacy ledger is empty: no twin has been built, or every run failed and was rolled back.")
+    notes += [f"{o}: a synthetic-schema table with no ledger row — its privacy spend is unknown; it was not built "
+              "by dp-synth, or its ledger row was removed. Treat it as real data until explained." for o in orphans]
+    return {
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "database": database,
+        "dp_synth_version": __version__,
+        "overview": {"twins": [{k: t[k] for k in ("twin", "source", "status", "reasons", "created_at")} |
+                               {"epsilon": t["privacy"]["epsilon"]} for t in twins],
+                     "sources": list(sources.values()), "orphans": orphans, "notes": notes},
+        "twins": twins,
+    }
