@@ -83,8 +83,9 @@ def demo_cmd(
     db: Path = typer.Option(Path("dp_synth_demo.duckdb"), "--db", help="DuckDB file to create/use"),
     epsilon: float = typer.Option(1.0, "--epsilon", help="privacy budget for the demo twin"),
     seed: Optional[int] = typer.Option(None, "--seed"),
+    report: Path = typer.Option(Path("dp_synth_report.html"), "--report", help="governance report to write"),
 ) -> None:
-    """Load the bundled UCI Adult data into DuckDB and build its twin at ε=1."""
+    """Load the bundled UCI Adult data into DuckDB, build its twin at ε=1, validate it, write the report."""
     import duckdb
 
     from .demo import load_demo_table
@@ -106,6 +107,24 @@ def demo_cmd(
     for k in (1, 2, 3):
         out.print(f"  mean {k}-way marginal TVD: {mean_marginal_tvd(real, twin, k=k, max_marginals=200):.3f}")
     out.print(escape(f"query the twin like any table: SELECT income, avg(age) FROM {result.twin} GROUP BY 1"))
+    _demo_checks(db, str(result.twin), report)
+
+
+def _demo_checks(db: Path, twin: str, report: Path) -> None:
+    """Validate the demo twin with the GX suites and write the governance report (extras gx, report)."""
+    try:
+        from .report import build_report
+        from .validate import validate
+    except ImportError:
+        out.print("validation and governance report skipped: pip install 'dp-synth[gx,report]'")
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        checked = validate(str(db), twin, target="income", out=db.resolve().parent / "dp_synth_validation")
+        verdicts = ", ".join(f"{name} {'passed' if s['success'] else 'FAILED'}" for name, s in checked.suites.items())
+        out.print(f"validation (Great Expectations): {verdicts}; data docs: {checked.data_docs}")
+        build_report(db, report)
+    out.print(f"governance report: {report}")
 
 
 @app.command("validate")

@@ -46,9 +46,11 @@ def test_missing_database_file(tmp_path):
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
     db = tmp_path / "demo.duckdb"
-    res = runner.invoke(app, ["demo", "--db", str(db), "--seed", "0"])
+    res = runner.invoke(app, ["demo", "--db", str(db), "--seed", "0", "--report", str(tmp_path / "report.html")])
     assert res.exit_code == 0, res.output
     assert "main_synthetic.adult" in res.output and "2-way marginal TVD" in res.output
+    assert "validation (Great Expectations): utility passed, risk passed" in res.output
+    assert "main_synthetic.adult" in (tmp_path / "report.html").read_text()
     with duckdb.connect(str(db)) as con:
         assert con.execute("SELECT count(*) FROM main_synthetic.adult").fetchone()[0] > 30000
         assert con.execute("SELECT count(*) FROM dp_synth_ledger").fetchone()[0] == 1
