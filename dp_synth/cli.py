@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import warnings
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -32,14 +33,41 @@ def _progress() -> tuple[Progress, callable]:
     return progress, on_step
 
 
+def _fail(message: str) -> NoReturn:
+    console.print(f"[red]error:[/] {escape(message)}")
+    raise typer.Exit(2)
+
+
+def _optional(module: str, name: str, extra: str):
+    """A function from an optional part of the package, or exit 2 naming the extra to install."""
+    try:
+        return getattr(importlib.import_module(module, __package__), name)
+    except ImportError as e:  # pragma: no cover - depends on the installed extras
+        _fail(f"this command needs the {extra!r} extra: pip install 'dp-synth[{extra}]' ({e})")
+
+
+def _guarded(fn, *args, **kwargs):
+    """Run ``fn`` without library warnings on the terminal; bad input exits 2 with its message."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs)
+    except DPSynthError as e:
+        _fail(str(e))
+
+
 def _run(**kwargs):
+    """Synthesize with a progress bar; bad input exits 2 with its message."""
     from .io.duckdb import synthesize
 
     progress, on_step = _progress()
-    with progress, warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # torch/opacus hook chatter, not user-facing
-        warnings.filterwarnings("always", message=".*treated as PII.*")
-        return synthesize(on_step=on_step, invoked_by="cli", **kwargs)
+    try:
+        with progress, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch/opacus hook chatter, not user-facing
+            warnings.filterwarnings("always", message=".*treated as PII.*")
+            return synthesize(on_step=on_step, invoked_by="cli", **kwargs)
+    except DPSynthError as e:
+        _fail(str(e))
 
 
 def _statement(result) -> None:
@@ -67,14 +95,9 @@ def synthesize_cmd(
 ) -> None:
     """Train a DP generator on TABLE and write its synthetic twin next to it."""
     if not db.exists():
-        console.print(f"[red]error:[/] database file {str(db)!r} not found")
-        raise typer.Exit(2)
-    try:
-        result = _run(db=str(db), table=table, epsilon=epsilon, delta=delta, rows=rows, target=target,
-                      seed=seed, spec=str(spec) if spec else None, budget_cap=budget_cap)
-    except DPSynthError as e:
-        console.print(f"[red]error:[/] {escape(str(e))}")
-        raise typer.Exit(2)
+        _fail(f"database file {str(db)!r} not found")
+    result = _run(db=str(db), table=table, epsilon=epsilon, delta=delta, rows=rows, target=target,
+                  seed=seed, spec=str(spec) if spec else None, budget_cap=budget_cap)
     _statement(result)
 
 
@@ -94,11 +117,7 @@ def demo_cmd(
     with duckdb.connect(str(db)) as con:
         n = load_demo_table(con)
     out.print(f"loaded main.adult ({n} rows, UCI Adult, CC BY 4.0) into {db}")
-    try:
-        result = _run(db=str(db), table="main.adult", epsilon=epsilon, seed=seed)
-    except DPSynthError as e:
-        console.print(f"[red]error:[/] {escape(str(e))}")
-        raise typer.Exit(2)
+    result = _run(db=str(db), table="main.adult", epsilon=epsilon, seed=seed)
     _statement(result)
     with duckdb.connect(str(db), read_only=True) as con:
         real = con.sql("SELECT * FROM main.adult").pl()
@@ -143,21 +162,10 @@ def validate_cmd(
 ) -> None:
     """Run the GX utility/risk suites on a twin; exit 1 when an expectation fails, 2 on bad input."""
     if not db.exists():
-        console.print(f"[red]error:[/] database file {str(db)!r} not found")
-        raise typer.Exit(2)
-    try:
-        from .validate import validate
-    except ImportError as e:  # pragma: no cover - depends on the installed extras
-        console.print(f"[red]error:[/] validation needs Great Expectations: pip install 'dp-synth[gx]' ({e})")
-        raise typer.Exit(2)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = validate(str(db), table, source=source, suite=suite, out=out_dir, target=target,
-                              positive=positive, secret=secret, suites_dir=suites_dir)
-    except DPSynthError as e:
-        console.print(f"[red]error:[/] {escape(str(e))}")
-        raise typer.Exit(2)
+        _fail(f"database file {str(db)!r} not found")
+    validate = _optional(".validate", "validate", "gx")
+    result = _guarded(validate, str(db), table, source=source, suite=suite, out=out_dir, target=target,
+                      positive=positive, secret=secret, suites_dir=suites_dir)
     for name, outcome in result.suites.items():
         mark = "[green]passed[/]" if outcome["success"] else "[red]FAILED[/]"
         out.print(f"{name} suite {mark}: {sum(e['success'] for e in outcome['expectations'])}/"
@@ -181,18 +189,8 @@ def report_cmd(
     out_json: Optional[Path] = typer.Option(None, "--json", help="the same figures as JSON, for data catalogs"),
 ) -> None:
     """Governance report for every twin in the database: sources, budget, model card, utility, risk, checks."""
-    try:
-        from .report import build_report
-    except ImportError as e:  # pragma: no cover - depends on the installed extras
-        console.print(f"[red]error:[/] the report needs matplotlib: pip install 'dp-synth[report]' ({e})")
-        raise typer.Exit(2)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            report = build_report(db, out_html, out_json)
-    except DPSynthError as e:
-        console.print(f"[red]error:[/] {escape(str(e))}")
-        raise typer.Exit(2)
+    build_report = _optional(".report", "build_report", "report")
+    report = _guarded(build_report, db, out_html, out_json)
     for t in report["overview"]["twins"]:
         colour = {"green": "green", "amber": "yellow", "red": "red"}[t["status"]]
         out.print(escape(f"{t['twin']} ← {t['source']}: ") + f"[{colour}]{t['status']}[/]"

@@ -18,7 +18,7 @@ from .. import evaluate as ev
 from ..evaluate.summary import attack_risk, ml_efficacy, need_holdout
 from .pair import parts_of
 
-__all__ = ["METRICS"]
+__all__ = ["METRICS", "PROVIDERS"]
 
 
 def _parts(execution_engine, metric_domain_kwargs):
@@ -30,72 +30,35 @@ def _real(train: pl.DataFrame, holdout: pl.DataFrame | None) -> pl.DataFrame:
     return train if holdout is None else pl.concat([train, holdout], how="vertical_relaxed")
 
 
-class MarginalTVD(TableMetricProvider):
-    metric_name = "dp_synth.marginal_tvd"
-    value_keys = ("k",)
+def _copy_rates(syn, train, hold) -> dict[str, float]:
+    return {"twin": ev.exact_copy_rate(syn, train),
+            "holdout_baseline": ev.exact_copy_rate(hold, train) if hold is not None else 0.0}
 
+
+# metric name → (compute(twin, train, holdout, **value kwargs), value keys). Each becomes one GX
+# TableMetricProvider; every one reads the same pair batch.
+_COMPUTE = {
+    "dp_synth.marginal_tvd": (lambda syn, train, hold, k: ev.mean_marginal_tvd(_real(train, hold), syn, k=int(k),
+                                                                              max_marginals=300), ("k",)),
+    "dp_synth.column_fidelity": (lambda syn, train, hold: ev.column_fidelity(_real(train, hold), syn), ()),
+    "dp_synth.association_difference": (lambda syn, train, hold: ev.association_difference(_real(train, hold), syn), ()),
+    "dp_synth.ml_efficacy": (ml_efficacy, ("target", "positive")),
+    "dp_synth.copy_rates": (_copy_rates, ()),
+    "dp_synth.dcr_share": (lambda syn, train, hold: ev.dcr_share(syn, train, need_holdout(hold, "the DCR share")), ()),
+    "dp_synth.attack_risk": (attack_risk, ("attack", "secret")),
+}
+
+
+def _provider(name: str, compute, value_keys: tuple[str, ...]) -> type[TableMetricProvider]:
     @metric_value(engine=PandasExecutionEngine)
     def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics, runtime_configuration):
         syn, train, hold = _parts(execution_engine, metric_domain_kwargs)
-        return ev.mean_marginal_tvd(_real(train, hold), syn, k=int(metric_value_kwargs["k"]), max_marginals=300)
+        return compute(syn, train, hold, **{k: metric_value_kwargs.get(k) for k in value_keys})
+
+    class_name = "".join(w.title() for w in name.split(".")[-1].split("_")) + "Metric"
+    return type(class_name, (TableMetricProvider,), {"metric_name": name, "value_keys": value_keys,
+                                                     "_pandas": _pandas, "__module__": __name__})
 
 
-class ColumnFidelity(TableMetricProvider):
-    metric_name = "dp_synth.column_fidelity"
-
-    @metric_value(engine=PandasExecutionEngine)
-    def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics, runtime_configuration):
-        syn, train, hold = _parts(execution_engine, metric_domain_kwargs)
-        return ev.column_fidelity(_real(train, hold), syn)
-
-
-class AssociationDifference(TableMetricProvider):
-    metric_name = "dp_synth.association_difference"
-
-    @metric_value(engine=PandasExecutionEngine)
-    def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics, runtime_configuration):
-        syn, train, hold = _parts(execution_engine, metric_domain_kwargs)
-        return ev.association_difference(_real(train, hold), syn)
-
-
-class MLEfficacy(TableMetricProvider):
-    metric_name = "dp_synth.ml_efficacy"
-    value_keys = ("target", "positive")
-
-    @metric_value(engine=PandasExecutionEngine)
-    def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics, runtime_configuration):
-        syn, train, hold = _parts(execution_engine, metric_domain_kwargs)
-        return ml_efficacy(syn, train, hold, metric_value_kwargs["target"], metric_value_kwargs.get("positive"))
-
-
-class CopyRates(TableMetricProvider):
-    metric_name = "dp_synth.copy_rates"
-
-    @metric_value(engine=PandasExecutionEngine)
-    def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics, runtime_configuration):
-        syn, train, hold = _parts(execution_engine, metric_domain_kwargs)
-        return {"twin": ev.exact_copy_rate(syn, train),
-                "holdout_baseline": ev.exact_copy_rate(hold, train) if hold is not None else 0.0}
-
-
-class DCRShare(TableMetricProvider):
-    metric_name = "dp_synth.dcr_share"
-
-    @metric_value(engine=PandasExecutionEngine)
-    def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics, runtime_configuration):
-        syn, train, hold = _parts(execution_engine, metric_domain_kwargs)
-        return ev.dcr_share(syn, train, need_holdout(hold, "the DCR share"))
-
-
-class AttackRisk(TableMetricProvider):
-    metric_name = "dp_synth.attack_risk"
-    value_keys = ("attack", "secret")
-
-    @metric_value(engine=PandasExecutionEngine)
-    def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics, runtime_configuration):
-        syn, train, hold = _parts(execution_engine, metric_domain_kwargs)
-        return attack_risk(syn, train, hold, metric_value_kwargs["attack"], metric_value_kwargs.get("secret"))
-
-
-METRICS = tuple(c.metric_name for c in (MarginalTVD, ColumnFidelity, AssociationDifference, MLEfficacy, CopyRates,
-                                        DCRShare, AttackRisk))
+PROVIDERS = {name: _provider(name, fn, keys) for name, (fn, keys) in _COMPUTE.items()}
+METRICS = tuple(PROVIDERS)
