@@ -101,10 +101,13 @@ def synthesize_cmd(
     _statement(result)
 
 
+DEMO_CAP = 5.0  # total ε the demo may ever spend on main.adult; a rerun with unchanged settings spends nothing
+
+
 @app.command("demo")
 def demo_cmd(
     db: Path = typer.Option(Path("dp_synth_demo.duckdb"), "--db", help="DuckDB file to create/use"),
-    epsilon: float = typer.Option(1.0, "--epsilon", help="privacy budget for the demo twin"),
+    epsilon: float = typer.Option(1.0, "--epsilon", help="privacy budget for the demo twin (all demo runs together: ε ≤ 5)"),
     seed: Optional[int] = typer.Option(None, "--seed"),
     report: Path = typer.Option(Path("dp_synth_report.html"), "--report", help="governance report to write"),
 ) -> None:
@@ -117,7 +120,7 @@ def demo_cmd(
     with duckdb.connect(str(db)) as con:
         n = load_demo_table(con)
     out.print(f"loaded main.adult ({n} rows, UCI Adult, CC BY 4.0) into {db}")
-    result = _run(db=str(db), table="main.adult", epsilon=epsilon, seed=seed)
+    result = _run(db=str(db), table="main.adult", epsilon=epsilon, seed=seed, budget_cap=DEMO_CAP)
     _statement(result)
     with duckdb.connect(str(db), read_only=True) as con:
         real = con.sql("SELECT * FROM main.adult").pl()

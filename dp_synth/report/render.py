@@ -50,8 +50,8 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _dot(status: str) -> str:
-    return f'<span class="dot {e(status)}" title="{e(status)}"></span>{e(status)}'
+def _dot(status: str, label: str | None = None) -> str:
+    return f'<span class="dot {e(status)}" title="{e(status)}"></span>{e(label or status)}'
 
 
 def _anchor(twin: str) -> str:
@@ -87,7 +87,8 @@ def _privacy(t: dict) -> str:
     rows = [[e(m.get("part")), e(m.get("mechanism")), e(m.get("target")), _num(m.get("sigma"))]
             for m in (p.get("measurements") or [])]
     return (f"<h3>Privacy statement</h3><p>{_kpi('ε (total, everything derived from the data)', _num(p['epsilon']))}"
-            f"{_kpi('δ', _num(p['delta'], 2))}</p><p>Parts: {parts or '—'}. Mechanisms: "
+            f"{_kpi('δ', _num(p['delta'], 2))}</p><p>Parts (each on its own; composed in RDP the total is less than "
+            f"their sum): {parts or '—'}. Mechanisms: "
             f"{e(', '.join(p.get('mechanisms') or []))}. Accountant: {e(p.get('accountant'))}.</p>"
             + (f"<details><summary>{len(rows)} measurements</summary>"
                + _table(["part", "mechanism", "what", "σ (noise multiplier)"], rows) + "</details>" if rows else ""))
@@ -168,7 +169,7 @@ def _validation(t: dict) -> str:
     if v is None:
         return ('<h3>Validation (Great Expectations)</h3><p class="note">Not validated. Run '
                 f'<code>dp-synth validate --db … --table {e(t["twin"])}</code>.</p>')
-    rows = [[e(s), _dot("green" if r["success"] else "red"), e(r["validated_at"][:19]),
+    rows = [[e(s), _dot("green", "passed") if r["success"] else _dot("red", "failed"), e(r["validated_at"][:19]),
              e("; ".join(r["failures"]) or "—")] for s, r in v["suites"].items()]
     docs = Path(v["data_docs"]).as_uri() if v.get("data_docs") else None
     stale = '<p class="note">Validated before the latest training run: validate again.</p>' if v["stale"] else ""
