@@ -116,6 +116,12 @@ def test_names_are_escaped_and_status_follows_validation(tmp_path):
     again = build_report(db, None)["twins"][0]
     assert again["status"] == "red" and "risk suite failed" in again["reasons"]
 
+    with duckdb.connect(str(db)) as con:  # a twin dropped behind the ledger's back is reported, not a crash
+        con.execute('DROP TABLE main_synthetic."<b>people</b>"')
+    gone = build_report(db, tmp_path / "gone.html")["twins"][0]
+    assert "the twin table no longer exists" in gone["reasons"] and gone["measures"] is None
+    assert "no utility or risk figures" in (tmp_path / "gone.html").read_text()
+
 
 def test_report_cli(tmp_path):
     db = duckdb_with(tmp_path / "plain.duckdb", people=mixed_table(50))
