@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Optional, Tuple, Union
 
 from great_expectations.core.suite_parameters import SuiteParameterDict
 from great_expectations.expectations.expectation import BatchExpectation
+from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
+from great_expectations.render.renderer.renderer import renderer
 
 from . import metrics  # noqa: F401  (registers the metrics these expectations depend on)
 
@@ -20,7 +22,30 @@ __all__ = ["EXPECTATIONS", "register"]
 Number = Union[float, SuiteParameterDict]
 
 
-class _PairExpectation(BatchExpectation):
+class _Described(BatchExpectation):
+    """Data Docs show ``summary`` filled with the expectation's keywords instead of a raw call."""
+
+    summary: ClassVar[str] = ""
+
+    @classmethod
+    @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
+    def _prescriptive_renderer(cls, configuration=None, result=None, runtime_configuration=None, **kwargs):
+        values = {k: v for k, v in ((configuration.kwargs if configuration else {}) or {}).items()}
+        text = cls.summary.format_map(_Defaults(values))
+        return [RenderedStringTemplateContent(content_block_type="string_template",
+                                              string_template={"template": text, "params": {}, "styling": {}})]
+
+
+class _Defaults(dict):
+    """GX drops keywords equal to their defaults from the stored configuration: name those defaults."""
+
+    _DEFAULTS = {"k": "2", "positive": "the rarer real class", "secret": "the target, else the last column"}
+
+    def __missing__(self, key: str) -> str:
+        return self._DEFAULTS.get(key, f"<{key}>")
+
+
+class _PairExpectation(_Described):
     """One metric, one verdict; ``observed_value`` is what the Data Docs and the summary show."""
 
     metric: ClassVar[str] = ""
@@ -36,6 +61,8 @@ class _PairExpectation(BatchExpectation):
 class ExpectTwinMarginalsToMatchSource(_PairExpectation):
     """Mean total-variation distance of the k-way marginals (numbers in 16 real-quantile bins) is at most ``max_tvd``."""
 
+    summary: ClassVar[str] = "mean total-variation distance of the twin's {k}-way marginals to the source's is at most {max_tvd}"
+
     k: int = 2
     max_tvd: Number
     metric = "dp_synth.marginal_tvd"
@@ -48,6 +75,8 @@ class ExpectTwinMarginalsToMatchSource(_PairExpectation):
 
 class ExpectTwinColumnsToMatchSource(_PairExpectation):
     """Every column: TVD (categorical) at most ``max_tvd``, Kolmogorov–Smirnov statistic (numeric) at most ``max_ks``."""
+
+    summary: ClassVar[str] = "every column: TVD at most {max_tvd} (categorical), Kolmogorov-Smirnov at most {max_ks} (numeric)"
 
     max_tvd: Number
     max_ks: Number
@@ -68,6 +97,8 @@ class ExpectTwinAssociationsToMatchSource(_PairExpectation):
     """Association matrices (Pearson r / Cramér's V) differ by at most ``max_mean_difference`` on average
     and ``max_pair_difference`` for any one pair of columns."""
 
+    summary: ClassVar[str] = "association matrices differ by at most {max_mean_difference} on average and {max_pair_difference} for any pair"
+
     max_mean_difference: Number
     max_pair_difference: Number
     metric = "dp_synth.association_difference"
@@ -81,6 +112,8 @@ class ExpectTwinAssociationsToMatchSource(_PairExpectation):
 
 class ExpectTwinMlEfficacyToBeAtLeast(_PairExpectation):
     """A model trained on the twin keeps at least ``min_ratio`` of a real-trained model's skill on real unseen rows."""
+
+    summary: ClassVar[str] = "a model trained on the twin keeps at least {min_ratio} of a real-trained model's skill predicting {target} (positive class: {positive})"
 
     target: Union[str, SuiteParameterDict]
     positive: Optional[Union[str, SuiteParameterDict]] = None
@@ -98,6 +131,8 @@ class ExpectTwinCopyRateToMatchHoldout(_PairExpectation):
 
     Real data repeats itself (the holdout copies training rows too); only copies beyond that are leaks."""
 
+    summary: ClassVar[str] = "share of twin rows copying a training row exceeds the holdout's own share by at most {max_excess}"
+
     max_excess: Number
     metric = "dp_synth.copy_rates"
     metric_dependencies: ClassVar[Tuple[str, ...]] = (metric,)
@@ -109,6 +144,8 @@ class ExpectTwinCopyRateToMatchHoldout(_PairExpectation):
 
 class ExpectTwinDcrShareToBeBetween(_PairExpectation):
     """Share of twin rows closer to a training row than to a holdout row lies in [``min_value``, ``max_value``]."""
+
+    summary: ClassVar[str] = "share of twin rows closer to a training row than to a holdout row is between {min_value} and {max_value}"
 
     min_value: Number
     max_value: Number
@@ -123,6 +160,8 @@ class ExpectTwinDcrShareToBeBetween(_PairExpectation):
 class ExpectTwinAttackRiskToBeBelow(_PairExpectation):
     """Anonymeter-style risk (attack − control)/(1 − control) of ``attack`` is at most ``max_risk``."""
 
+    summary: ClassVar[str] = "{attack} attack risk (attack - control)/(1 - control) is at most {max_risk} (secret: {secret})"
+
     attack: str
     secret: Optional[Union[str, SuiteParameterDict]] = None
     max_risk: Number
@@ -134,10 +173,12 @@ class ExpectTwinAttackRiskToBeBelow(_PairExpectation):
         return value["risk"] <= self.max_risk, value
 
 
-class ExpectTwinPrivacySpendWithinCap(BatchExpectation):
+class ExpectTwinPrivacySpendWithinCap(_Described):
     """Total ε charged to the source in the ledger is at most its cap (no cap declared: passes, and says so).
 
     The figures come from the ledger as suite parameters, not from the batch."""
+
+    summary: ClassVar[str] = "total epsilon charged to the source ({epsilon_spent}) is within its cap ({epsilon_cap}; -1 = none declared)"
 
     epsilon_spent: Number
     epsilon_cap: Number  # < 0: no cap declared

@@ -67,8 +67,11 @@ def test_dp_twin_passes_both_suites_and_leaves_docs_summary_and_record(adult_db,
     summary = json.loads((tmp_path / "out" / "main_synthetic.adult.json").read_text())
     assert summary["success"] is True and summary["source"] == "main.adult"
     docs = (tmp_path / "out" / "data_docs" / "index.html")
-    assert docs.is_file() and "dp_synth_risk" in "".join(
-        p.read_text() for p in (tmp_path / "out" / "data_docs").rglob("*.html"))
+    pages = "".join(p.read_text() for p in (tmp_path / "out" / "data_docs").rglob("*.html"))
+    assert docs.is_file() and "dp_synth_risk" in pages
+    # each expectation rendered as a sentence with its thresholds, not as a raw call
+    assert "closer to a training row than to a holdout row is between 0.4 and 0.6" in pages
+    assert "2-way marginals to the source&#39;s is at most 0.15" in pages or "2-way marginals to the source's is at most 0.15" in pages
     with duckdb.connect(str(adult_db), read_only=True) as con:
         rows = con.execute("SELECT suite, success FROM main.dp_synth_validations WHERE twin = ? ORDER BY suite",
                            [TWIN]).fetchall()
