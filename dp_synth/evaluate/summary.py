@@ -17,9 +17,11 @@ import polars as pl
 from .attacks import inference_attack, linkability_attack, singling_out_attack
 from .utility import tstr_auc, tstr_r2
 
-__all__ = ["ml_efficacy", "attack_risk", "need_holdout", "ATTACKS"]
+__all__ = ["ml_efficacy", "attack_risk", "need_holdout", "ATTACKS", "NO_SKILL"]
 
 ATTACKS = ("singling_out", "linkability", "inference")
+# below these a model trained on the real rows has no skill worth keeping, and the ratio is undefined
+NO_SKILL = {"auc": 0.55, "r2": 0.05}
 
 
 def need_holdout(holdout: pl.DataFrame | None, what: str) -> pl.DataFrame:
@@ -39,7 +41,9 @@ def ml_efficacy(synthetic: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFr
     Classification (categorical target): ROC AUC for ``target == positive`` (default: the rarer
     real class); ratio = (AUC_tstr − 0.5)/(AUC_trtr − 0.5), i.e. the share of the real model's
     skill above chance that the twin keeps. Numeric target: R², ratio = R²_tstr / R²_trtr.
-    Without a holdout the real rows are split 70/30 (seeded) for both models.
+    Without a holdout the real rows are split 70/30 (seeded) for both models. When the real model
+    itself has no skill (AUC ≤ 0.55, R² ≤ 0.05) there is nothing to keep: ratio is None and
+    ``real_has_skill`` False.
     """
     if target not in train.columns:
         raise ValueError(f"target column {target!r} is not among the compared columns {train.columns}")
@@ -48,16 +52,17 @@ def ml_efficacy(synthetic: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFr
         train, holdout = train.filter(pl.Series(~mask)), train.filter(pl.Series(mask))
     if train[target].dtype.is_numeric():
         tstr, trtr, metric = tstr_r2(synthetic, holdout, target), tstr_r2(train, holdout, target), "r2"
-        ratio = tstr / trtr if trtr > 0 else float("nan")
+        ratio = tstr / trtr if trtr > NO_SKILL["r2"] else float("nan")
     else:
         if positive is None:
             counts = train[target].cast(pl.Utf8).drop_nulls().value_counts(sort=True)
             positive = counts[target][-1]
         tstr, trtr, metric = (tstr_auc(synthetic, holdout, target, positive),
                               tstr_auc(train, holdout, target, positive), "auc")
-        ratio = (tstr - 0.5) / (trtr - 0.5) if trtr > 0.5 else float("nan")
+        ratio = (tstr - 0.5) / (trtr - 0.5) if trtr > NO_SKILL["auc"] else float("nan")
     return {"target": target, "positive": positive, "metric": metric, "synthetic": _finite(tstr),
-            "real": _finite(trtr), "ratio": _finite(ratio)}
+            "real": _finite(trtr), "ratio": _finite(ratio),
+            "real_has_skill": bool(math.isfinite(trtr) and trtr > NO_SKILL[metric])}
 
 
 def attack_risk(synthetic: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame | None, attack: str,

@@ -19,7 +19,7 @@ from dp_synth.holdout import split  # noqa: E402
 from dp_synth.io.ledger import Ledger  # noqa: E402
 from dp_synth.validate import validate  # noqa: E402
 from dp_synth.validate.suites import load_suite  # noqa: E402
-from helpers import adult_sample, duckdb_with  # noqa: E402
+from helpers import FAST, adult_sample, duckdb_with, mixed_table  # noqa: E402
 
 TWIN = "main_synthetic.adult"
 
@@ -169,3 +169,19 @@ def test_unset_target_skips_ml_efficacy_and_says_why():
     loaded = load_suite("utility", {"target": None, "positive": None})
     assert [s["type"] for s in loaded.skipped] == ["expect_twin_ml_efficacy_to_be_at_least"]
     assert "target" in loaded.skipped[0]["reason"] and len(loaded.suite.expectations) == 5
+
+
+def test_every_column_type_is_measured_and_keys_and_pii_are_left_out(tmp_path):
+    """Keys, PII names, dates, timestamps, booleans, decimals and NULLs go through the batch round
+    trip and every metric; a target with no signal in the real data does not blame the twin."""
+    db = duckdb_with(tmp_path / "m.duckdb", people=mixed_table(1500))
+    dp_synth.synthesize(str(db), "main.people", epsilon=3.0, seed=0, config=FAST,
+                        spec={"columns": {"id": {"role": "key"}, "name": {"role": "pii"}}})
+    result = validate(str(db), "main_synthetic.people", target="active", secret="city", out=tmp_path / "o")
+    outcomes = [e for s in result.suites.values() for e in s["expectations"]]
+    assert len(outcomes) == 12 and all(e["error"] is None for e in outcomes)
+    columns = next(e["observed_value"]["columns"] for e in outcomes if e["type"] == "expect_twin_columns_to_match_source")
+    assert set(columns) == {"age", "city", "income", "joined", "seen_at", "active", "balance"}  # no id, no name
+    ml = next(e for e in outcomes if e["type"] == "expect_twin_ml_efficacy_to_be_at_least")
+    assert ml["success"] and not ml["observed_value"]["real_has_skill"]  # 'active' is independent noise
+    assert "not applicable" in ml["observed_value"]["note"]
