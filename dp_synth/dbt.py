@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from pathlib import Path
 from typing import Any, Mapping
 
 import duckdb
@@ -136,9 +137,14 @@ def _pending_sql(schema: str) -> str:
 
 
 def _clear_pending(con, schema: str, model: str) -> None:
-    """A staged row from a run that failed before its post-hook is not a spend: drop it."""
+    """A staged row from a run that failed before its post-hook is not a spend: drop it, and the
+    model file that run saved (no ledger row will ever point at it)."""
     if relation_exists(con, Relation(schema, PENDING_TABLE)):
+        stale = con.execute(f"SELECT model_path FROM {_pending_sql(schema)} WHERE dbt_model = ?", [model]).fetchall()
         con.execute(f"DELETE FROM {_pending_sql(schema)} WHERE dbt_model = ?", [model])
+        for (path,) in stale:
+            if path:
+                Path(path).unlink(missing_ok=True)
 
 
 def _stage(con, schema: str, row: dict[str, Any]) -> None:

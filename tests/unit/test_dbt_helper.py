@@ -46,3 +46,21 @@ def test_bad_input_names_model_and_fix(session, name, settings, message):
         synthesize(DBT, session, ref(session, name), settings={"dp_synth": settings})
     assert not session.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
                                [PENDING_TABLE]).fetchall()[0][0]
+
+
+def test_model_file_saved_and_a_failed_runs_file_removed_by_the_next_run(tmp_path):
+    """The dbt run saves its model file (validate re-derives the holdout from it); when the run
+    fails before its post-hook, the next run discards the staged row *and* that file."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.register("src", mixed_table())
+    con.execute("CREATE TABLE people AS SELECT * FROM src")
+    settings = {"dp_synth": {"epsilon": 1.0, "spec": {"id": {"role": "key"}},
+                             "training": {"epochs": 1, "batch_size": 64, "pretrain_rows": 2000}}}
+    synthesize(DBT, con, con.sql('select * from "w"."main"."people"'), settings=settings)
+    first = con.execute(f"SELECT model_path FROM {PENDING_TABLE}").fetchall()[0][0]
+    assert first.startswith(str(tmp_path / ".dp_synth" / "models")) and (tmp_path / first).is_file()
+    # no post-hook ran (as when dbt fails): the next run starts over
+    synthesize(DBT, con, con.sql('select * from "w"."main"."people"'), settings=settings)
+    paths = [r[0] for r in con.execute(f"SELECT model_path FROM {PENDING_TABLE}").fetchall()]
+    assert len(paths) == 1 and paths[0] != first
+    assert not (tmp_path / first).exists() and (tmp_path / paths[0]).is_file()
