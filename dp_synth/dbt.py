@@ -113,8 +113,8 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
                     source_fingerprint=print_fp, **kwargs)
     twin_rows = pa.Table.from_batches(list(model_obj.sample_batches(cfg.get("rows"))))
     run_id = uuid.uuid4().hex
-    # the model file lets `dp-synth validate` re-derive the holdout; a run dbt later fails leaves an
-    # unreferenced file here, never a ledger row
+    # the model file lets `dp-synth validate` re-derive the holdout; if dbt fails this run, the next
+    # run deletes the file together with the staged row (_clear_pending)
     path = model_file(database_file(session) or ":memory:", cfg.get("model_dir"), src_rel, run_id)
     if path is not None:
         model_obj.save(path)
