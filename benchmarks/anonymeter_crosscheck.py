@@ -52,7 +52,7 @@ def check(out: Path, n_attacks: int, equal_size: bool = False) -> None:
     train, control = pd.read_parquet(out / "train.parquet"), pd.read_parquet(out / "control.parquet")
     if equal_size:  # as dp-synth does: training rows subsampled to the control's size
         train = train.sample(len(control), random_state=0)
-    print(f"| twin | attack | dp-synth risk [95 % CI] | anonymeter risk [95 % CI] |\n|---|---|---|---|")
+    print("| twin | attack | dp-synth risk [95 % CI] | anonymeter risk [95 % CI] |\n|---|---|---|---|")
     for tag, risks in ours["risks"].items():
         syn = pd.read_parquet(out / f"syn_{tag}.parquet")
         evaluators = {

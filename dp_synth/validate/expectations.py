@@ -15,7 +15,7 @@ from great_expectations.expectations.expectation import BatchExpectation
 from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
 from great_expectations.render.renderer.renderer import renderer
 
-from . import metrics  # noqa: F401  (registers the metrics these expectations depend on)
+from . import metrics as _registered_metrics  # noqa: F401  (registers the metrics these expectations use)
 
 __all__ = ["EXPECTATIONS", "register"]
 
