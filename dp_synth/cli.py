@@ -149,26 +149,7 @@ def _demo_checks(db: Path, twin: str, report: Path) -> None:
     out.print(f"governance report: {report}")
 
 
-@app.command("validate")
-def validate_cmd(
-    db: Path = typer.Option(..., "--db", help="DuckDB database file"),
-    table: str = typer.Option(..., "--table", help="[SCHEMA.]TWIN to validate"),
-    source: Optional[str] = typer.Option(None, "--source", help="[SCHEMA.]TABLE it twins (default: from the ledger)"),
-    suite: str = typer.Option("all", "--suite", help="utility, risk or all"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="directory for data_docs/ and the JSON summary "
-                                                            "(default dp_synth_validation/ next to the database)"),
-    target: Optional[str] = typer.Option(None, "--target", help="column for ML efficacy (train on twin, test on real)"),
-    positive: Optional[str] = typer.Option(None, "--positive", help="positive class of --target (default: rarer class)"),
-    secret: Optional[str] = typer.Option(None, "--secret", help="column the inference attack tries to learn "
-                                                                "(default: --target, else the last column)"),
-    suites_dir: Optional[Path] = typer.Option(None, "--suites-dir", help="your own utility.json/risk.json"),
-) -> None:
-    """Run the GX utility/risk suites on a twin; exit 1 when an expectation fails, 2 on bad input."""
-    if not db.exists():
-        _fail(f"database file {str(db)!r} not found")
-    validate = _optional(".validate", "validate", "gx")
-    result = _guarded(validate, str(db), table, source=source, suite=suite, out=out_dir, target=target,
-                      positive=positive, secret=secret, suites_dir=suites_dir)
+def _print_validation(result) -> None:
     for name, outcome in result.suites.items():
         mark = "[green]passed[/]" if outcome["success"] else "[red]FAILED[/]"
         out.print(f"{name} suite {mark}: {sum(e['success'] for e in outcome['expectations'])}/"
@@ -179,8 +160,52 @@ def validate_cmd(
                                  + (f" — {e['error']}" if e["error"] else "")))
         for s in outcome["skipped"]:
             out.print(escape(f"  - skipped {s['type']}: {s['reason']}"))
+    for note in result.notes:
+        out.print(escape(f"  - {note}"))
     out.print(f"twin {result.twin} vs {result.source}; holdout: {escape(result.holdout)}; {result.seconds:.1f} s")
     out.print(f"data docs: {result.data_docs}\nsummary:   {result.summary_path}")
+
+
+@app.command("validate")
+def validate_cmd(
+    db: Path = typer.Option(..., "--db", help="DuckDB database file"),
+    table: Optional[str] = typer.Option(None, "--table", help="[SCHEMA.]TWIN to validate (default: every twin "
+                                                             "in the ledger, with the inputs declared when it was built)"),
+    source: Optional[str] = typer.Option(None, "--source", help="[SCHEMA.]TABLE it twins (default: from the ledger)"),
+    suite: str = typer.Option("all", "--suite", help="utility, risk or all"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="directory for data_docs/ and the JSON summary "
+                                                            "(default dp_synth_validation/ next to the database)"),
+    target: Optional[str] = typer.Option(None, "--target", help="column for ML efficacy (train on twin, test on real)"),
+    positive: Optional[str] = typer.Option(None, "--positive", help="positive class of --target (default: rarer class)"),
+    secret: Optional[str] = typer.Option(None, "--secret", help="column the inference attack tries to learn "
+                                                                "(default: --target, else the last column)"),
+    suites_dir: Optional[Path] = typer.Option(None, "--suites-dir", help="your own utility.json/risk.json"),
+) -> None:
+    """Run the GX utility/risk suites on a twin (or every twin); exit 1 when an expectation fails, 2 on bad input."""
+    if not db.exists():
+        _fail(f"database file {str(db)!r} not found")
+    if table is None:
+        if source or target or positive or secret:
+            _fail("--source/--target/--positive/--secret belong to one twin: add --table, or declare them when the "
+                  "twin is built (dbt meta dp_synth: validate: {target: ...})")
+        results = _guarded(_optional(".validate", "validate_all", "gx"), str(db), suite=suite, out=out_dir,
+                           suites_dir=suites_dir)
+        if not results:
+            _fail(f"no twins in the ledger of {str(db)!r}: nothing to validate")
+        for twin, result in results.items():
+            out.print(f"[bold]{escape(twin)}[/]")
+            if isinstance(result, str):
+                console.print(f"[red]error:[/] {escape(result)}")
+            else:
+                _print_validation(result)
+        if any(isinstance(r, str) for r in results.values()):
+            raise typer.Exit(2)
+        if not all(r.success for r in results.values()):
+            raise typer.Exit(1)
+        return
+    result = _guarded(_optional(".validate", "validate", "gx"), str(db), table, source=source, suite=suite,
+                      out=out_dir, target=target, positive=positive, secret=secret, suites_dir=suites_dir)
+    _print_validation(result)
     if not result.success:
         raise typer.Exit(1)
 

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from . import __version__
 from .errors import InputError
-from .fit import check_epsilon, fingerprint, fit
+from .fit import check_epsilon, check_validation_settings, fingerprint, fit
 from .io.duckdb import database_file, model_file, relation_exists, relation_kind
 from .io.ledger import Ledger, settings_hash
 from .io.relation import Relation, _split, quote_ident
@@ -42,7 +42,8 @@ __all__ = ["synthesize", "PENDING_TABLE"]
 
 PENDING_TABLE = "dp_synth_ledger_pending"
 _SETTINGS = {"epsilon", "delta", "spec", "budget_cap", "seed", "rows", "min_rows", "ledger_schema", "training",
-             "model_dir"}
+             "model_dir", "validate"}
+_NOT_HASHED = {"budget_cap", "model_dir", "validate"}  # change nothing in the twin: no retraining for them
 
 
 def _settings(meta: Mapping[str, Any] | None, kwargs: Mapping[str, Any], model: str) -> dict[str, Any]:
@@ -84,6 +85,7 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
     cfg = _settings(settings, {"epsilon": epsilon, "delta": delta, "spec": spec, "budget_cap": budget_cap,
                                "seed": seed, "rows": rows}, model)
     eps = check_epsilon(cfg["epsilon"], f"dbt model {model!r}: ")
+    declared = check_validation_settings(cfg.get("validate"), f"dbt model {model!r}: ")
     if not isinstance(source, duckdb.DuckDBPyRelation):
         raise InputError(f"dbt model {model!r}: source must be dbt.ref(...) or dbt.source(...) of a table")
     src_rel = Relation.parse(source_name) if source_name else _source_relation(source, model)
@@ -99,7 +101,7 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
     data = source.to_arrow_table()
     print_fp = fingerprint(data)
     training = TrainingConfig(**cfg.get("training", {}))
-    run_settings = settings_hash(**{k: cfg.get(k) for k in _SETTINGS - {"budget_cap", "model_dir"}}, twin=str(twin))
+    run_settings = settings_hash(**{k: cfg.get(k) for k in _SETTINGS - _NOT_HASHED}, twin=str(twin))
     _clear_pending(session, ledger.schema, model)
     previous = ledger.find_reusable(src_name, print_fp, run_settings, str(twin))
     if previous is not None and relation_exists(session, twin):
@@ -111,6 +113,7 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
     model_obj = fit(data, eps, cfg.get("delta"), load_spec_overrides(cfg.get("spec")), cfg.get("seed"),
                     config=training, table_name=f"{src_name} (dbt model {model})",
                     source_fingerprint=print_fp, **kwargs)
+    model_obj.metadata["validation"] = declared
     twin_rows = pa.Table.from_batches(list(model_obj.sample_batches(cfg.get("rows"))))
     run_id = uuid.uuid4().hex
     # the model file lets `dp-synth validate` re-derive the holdout; if dbt fails this run, the next

@@ -25,7 +25,7 @@ from .profile import NoisyCounter, measure_profile
 from .spec import Kind, TableSpec, load_spec_overrides
 from .training import TrainingConfig, plan_steps, pretrain, train_dp
 
-__all__ = ["fit", "default_delta", "to_arrow", "fingerprint", "MAX_EPSILON", "MIN_ROWS"]
+__all__ = ["fit", "default_delta", "to_arrow", "fingerprint", "check_validation_settings", "MAX_EPSILON", "MIN_ROWS"]
 
 MAX_EPSILON = 50.0   # beyond this a DP guarantee means nothing; refuse rather than mislead
 MIN_ROWS = 100       # below this, noise calibrated to any meaningful ε swamps the data
@@ -57,6 +57,19 @@ def fingerprint(table: pa.Table) -> str:
     with pa.ipc.new_stream(sink, table.schema) as w:
         w.write_table(table)
     return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+VALIDATION_KEYS = ("target", "positive", "secret")
+
+
+def check_validation_settings(settings: Mapping | None, where: str = "") -> dict[str, str]:
+    """Per-table inputs of the GX suites (``target``, ``positive``, ``secret``), kept in the model file
+    so ``dp-synth validate`` finds them; they change nothing in training."""
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(VALIDATION_KEYS))
+    if unknown:
+        raise InputError(f"{where}unknown validation settings {unknown}; allowed: {list(VALIDATION_KEYS)}")
+    return {k: str(v) for k, v in settings.items() if v is not None}
 
 
 def check_epsilon(epsilon: Any, where: str = "") -> float:

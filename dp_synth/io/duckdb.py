@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from .. import __version__
 from ..errors import InputError
-from ..fit import check_epsilon, fingerprint, fit
+from ..fit import check_epsilon, check_validation_settings, fingerprint, fit
 from ..model import SynthModel
 from ..spec import load_spec_overrides
 from ..training import TrainingConfig
@@ -73,27 +73,29 @@ def synthesize(db: str | Path | duckdb.DuckDBPyConnection, table: str, epsilon: 
                budget_cap: float | None = None, model_dir: str | Path | None = None,
                ledger_schema: str = "main", config: TrainingConfig | None = None,
                min_rows: int | None = None, invoked_by: str = "python",
-               extra: Mapping[str, Any] | None = None,
+               extra: Mapping[str, Any] | None = None, validation: Mapping[str, str] | None = None,
                on_step: Callable[[int, int, float], None] | None = None) -> SynthesisResult:
     """Build the DP twin of ``table`` in the DuckDB database ``db``.
 
-    Default target: the same name in schema ``<schema>_synthetic``. ``budget_cap`` refuses a
+    ``validation`` = {target, positive, secret}: the twin's inputs for ``dp-synth validate``, kept
+    in the model file. Default target: the same name in schema ``<schema>_synthetic``. ``budget_cap`` refuses a
     run that would take the source's total ε (ledger, basic composition) over the cap,
     before any work. An unchanged source with unchanged settings reuses the existing twin.
     """
     con, owned = connect(db)
     try:
         return _synthesize(con, db, table, epsilon, delta, target, rows, spec, seed, budget_cap, model_dir,
-                           ledger_schema, config, min_rows, invoked_by, dict(extra or {}), on_step)
+                           ledger_schema, config, min_rows, invoked_by, dict(extra or {}), validation, on_step)
     finally:
         if owned:
             con.close()
 
 
 def _synthesize(con, db, table, epsilon, delta, target, rows, spec, seed, budget_cap, model_dir,
-                ledger_schema, config, min_rows, invoked_by, extra, on_step) -> SynthesisResult:
+                ledger_schema, config, min_rows, invoked_by, extra, validation, on_step) -> SynthesisResult:
     source = Relation.parse(table)
     eps = check_epsilon(epsilon, f"table {str(source)!r}: ")
+    declared = check_validation_settings(validation, f"table {str(source)!r}: ")
     if not relation_exists(con, source):
         raise InputError(f"table {str(source)!r} not found in the database. Check the name "
                          "(schema.table; quote names with dots or spaces)")
@@ -124,6 +126,7 @@ def _synthesize(con, db, table, epsilon, delta, target, rows, spec, seed, budget
     model = fit(data, eps, delta, spec, seed, config=config, table_name=str(source), on_step=on_step,
                 source_fingerprint=print_fp, **kwargs)
     del data
+    model.metadata["validation"] = declared
     run_id = uuid.uuid4().hex
     model_path = model_file(db, model_dir, source, run_id)
     if model_path is not None:

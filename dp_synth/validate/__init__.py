@@ -9,11 +9,11 @@ Needs the ``gx`` extra (``pip install 'dp-synth[gx]'``); importing this package 
 
 from .suites import SUITES
 
-__all__ = ["SUITES", "validate", "ValidationResult", "load_pair", "EvaluationPair"]
+__all__ = ["SUITES", "validate", "validate_all", "ValidationResult", "load_pair", "EvaluationPair"]
 
 
 def __getattr__(name):
-    if name in ("validate", "ValidationResult"):
+    if name in ("validate", "validate_all", "ValidationResult"):
         from . import run
 
         return getattr(run, name)

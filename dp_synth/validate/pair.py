@@ -26,7 +26,7 @@ from ..io.duckdb import read_table, relation_exists
 from ..io.ledger import Ledger
 from ..io.relation import Relation
 
-__all__ = ["PART", "EvaluationPair", "load_pair", "parts_of"]
+__all__ = ["PART", "EvaluationPair", "load_pair", "parts_of", "ledger_twins"]
 
 PART = "__dp_synth_part"  # "twin" | "train" | "holdout"
 
@@ -41,6 +41,7 @@ class EvaluationPair:
     holdout: pl.DataFrame | None
     holdout_note: str                  # where the holdout came from, or why there is none
     ledger_rows: list[dict[str, Any]] = field(default_factory=list)  # every spend on the source
+    declared: dict[str, str] = field(default_factory=dict)  # target/positive/secret kept in the model file
 
     @property
     def twin_ledger_row(self) -> dict[str, Any] | None:
@@ -91,14 +92,20 @@ def _check_schemas(con, twin: Relation, source: Relation) -> None:
         raise InputError(f"twin {str(twin)!r} and source {str(source)!r} disagree on column types: {retyped}")
 
 
-def _holdout(table: pa.Table, ledger_row: dict | None) -> tuple[pa.Table, pa.Table | None, str]:
+def _model_document(ledger_row: dict | None) -> tuple[dict | None, str]:
     if ledger_row is None or not ledger_row.get("model_path"):
-        return table, None, "no model file recorded for this twin, so no holdout can be re-derived"
+        return None, "no model file recorded for this twin, so no holdout can be re-derived"
     path = Path(ledger_row["model_path"])
     try:
-        document, _ = read_artifact(path)
+        return read_artifact(path)[0], ""
     except (ArtifactError, OSError) as e:
-        return table, None, f"model file {str(path)!r} unreadable ({e}); no holdout"
+        return None, f"model file {str(path)!r} unreadable ({e}); no holdout"
+
+
+def _holdout(table: pa.Table, ledger_row: dict | None, document: dict | None,
+             why_not: str) -> tuple[pa.Table, pa.Table | None, str]:
+    if document is None:
+        return table, None, why_not
     plan = document.get("metadata", {}).get("holdout") or {}
     if not plan.get("share"):
         return table, None, "the model was trained on every source row (holdout share 0)"
@@ -106,6 +113,11 @@ def _holdout(table: pa.Table, ledger_row: dict | None) -> tuple[pa.Table, pa.Tab
         return table, None, "the source changed since the twin was trained; its holdout cannot be re-derived"
     train, hold = split(table, plan["share"], plan["seed"])
     return train, hold, f"re-derived from the model's plan (share {plan['share']}, seed {plan['seed']})"
+
+
+def ledger_twins(con: duckdb.DuckDBPyConnection, ledger_schema: str = "main") -> list[str]:
+    """Every twin the ledger knows, in the order first built."""
+    return list(dict.fromkeys(r["twin"] for r in Ledger(con, ledger_schema).rows()))
 
 
 def load_pair(con: duckdb.DuckDBPyConnection, twin: str, source: str | None = None,
@@ -135,9 +147,11 @@ def load_pair(con: duckdb.DuckDBPyConnection, twin: str, source: str | None = No
     if real.num_rows == 0:
         raise InputError(f"source {str(source_rel)!r} is empty: there is nothing to compare the twin with")
     latest = twin_rows[-1] if twin_rows and twin_rows[-1]["source"] == str(source_rel) else None
-    train, hold, note = _holdout(real, latest)
+    document, why_not = _model_document(latest)
+    train, hold, note = _holdout(real, latest, document, why_not)
+    declared = dict((document or {}).get("metadata", {}).get("validation") or {})
     learned = json.loads(latest["columns_learned"]) if latest and latest.get("columns_learned") else None
     columns = [c for c in synthetic.columns if learned is None or c in learned]
     pick = lambda t: pl.from_arrow(t).select(columns)  # noqa: E731
     return EvaluationPair(twin_rel, source_rel, columns, synthetic.select(columns), pick(train),
-                          pick(hold) if hold is not None else None, note, ledger.rows(str(source_rel)))
+                          pick(hold) if hold is not None else None, note, ledger.rows(str(source_rel)), declared)

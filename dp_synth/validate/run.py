@@ -21,7 +21,7 @@ from ..io.relation import quote_ident
 from .pair import EvaluationPair, load_pair
 from .suites import SUITES, load_suite
 
-__all__ = ["ValidationResult", "validate", "VALIDATIONS_TABLE"]
+__all__ = ["ValidationResult", "validate", "validate_all", "VALIDATIONS_TABLE"]
 
 VALIDATIONS_TABLE = "dp_synth_validations"
 
@@ -40,6 +40,7 @@ class ValidationResult:
     data_docs: str | None = None
     summary_path: str | None = None
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,13 +92,16 @@ def _record(con, result: ValidationResult) -> None:
 
 def validate(db, table: str, source: str | None = None, suite: str = "all", out: str | Path | None = None,
              target: str | None = None, positive: str | None = None, secret: str | None = None,
-             suites_dir: str | Path | None = None) -> ValidationResult:
+             suites_dir: str | Path | None = None, risk_only_with_holdout: bool = False) -> ValidationResult:
     """Validate twin ``table`` against its source with the utility and/or risk suite.
 
     ``out`` (default ``dp_synth_validation`` next to the database) receives ``data_docs/`` and
     ``<twin>.json``. ``target``/``positive`` declare the ML-efficacy task, ``secret`` the column
-    the inference attack goes after (default: the target). Raises :class:`InputError` on bad
+    the inference attack goes after (default: the target); unset, they come from the twin's model
+    file (``validate:`` in dbt meta, ``validation=`` of :func:`dp_synth.synthesize`). Raises :class:`InputError` on bad
     input; a failed expectation is a result (``success`` False), not an exception.
+    ``risk_only_with_holdout``: a twin without a holdout gets the other suites and a note instead
+    of an error (used when validating every twin).
     """
     names = SUITES if suite == "all" else (suite,)
     if suite != "all" and suite not in SUITES:
@@ -106,6 +110,13 @@ def validate(db, table: str, source: str | None = None, suite: str = "all", out:
     con, owned = connect(db)
     try:
         pair = load_pair(con, table, source)
+        target = target or pair.declared.get("target")
+        positive = positive or pair.declared.get("positive")
+        secret = secret or pair.declared.get("secret")
+        notes = []
+        if "risk" in names and pair.holdout is None and risk_only_with_holdout:
+            names = tuple(n for n in names if n != "risk")
+            notes.append(f"risk suite not run: no real rows the twin never saw ({pair.holdout_note})")
         if "risk" in names and pair.holdout is None:
             raise InputError(f"the risk suite needs real rows twin {str(pair.twin)!r} never saw, and there are none: "
                              f"{pair.holdout_note}. Rebuild the twin from a source of ≥ 1,000 rows (default 20 % "
@@ -125,7 +136,7 @@ def validate(db, table: str, source: str | None = None, suite: str = "all", out:
             rows={"twin": pair.synthetic.height, "train": pair.train.height,
                   "holdout": pair.holdout.height if pair.holdout is not None else 0},
             parameters=params, validated_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            seconds=round(time.perf_counter() - start, 2), data_docs=str(docs_dir / "index.html"))
+            seconds=round(time.perf_counter() - start, 2), data_docs=str(docs_dir / "index.html"), notes=notes)
         result.failures = [f"{n}: {e['type']} {e['kwargs']} observed {e['observed_value']}" + (f" ({e['error']})" if e["error"] else "")
                            for n, o in outcomes.items() for e in o["expectations"] if not e["success"]]
         summary = out_dir / f"{pair.twin.schema}.{pair.twin.name}.json"
@@ -165,3 +176,25 @@ def _run_checkpoint(pair: EvaluationPair, loaded: dict, docs_dir: Path) -> dict[
         outcomes[name] = {"success": bool(vr.success), "expectations": expectations, "skipped": item.skipped,
                           "evaluated": len(expectations)}
     return outcomes
+
+
+def validate_all(db, suite: str = "all", out: str | Path | None = None,
+                 suites_dir: str | Path | None = None) -> dict[str, ValidationResult | str]:
+    """Validate every twin in the ledger with its declared inputs (``suite="all"``: a twin without a
+    holdout gets the utility suite and a note). A twin that cannot be validated maps to the reason."""
+    con, owned = connect(db)
+    try:
+        from .pair import ledger_twins
+
+        twins = ledger_twins(con)
+    finally:
+        if owned:
+            con.close()
+    results: dict[str, ValidationResult | str] = {}
+    for twin in twins:
+        try:
+            results[twin] = validate(db, twin, suite=suite, out=out, suites_dir=suites_dir,
+                                     risk_only_with_holdout=suite == "all")
+        except InputError as e:
+            results[twin] = str(e)
+    return results

@@ -58,19 +58,28 @@ def test_build_twice_spends_once_and_tests_pass(dbt):
 
 @pytest.mark.slow
 def test_validate_after_build_finds_the_holdout_of_a_dbt_twin(dbt, tmp_path):
-    """The documented step after `dbt build`: the dbt run saved the model file, so the risk
-    suite gets the 20 % of adult_sample the generator never saw."""
+    """The documented step after `dbt build`: one command validates every twin with the inputs its
+    model's meta declared; the dbt run saved the model file, so adult_sample's risk suite gets the
+    20 % the generator never saw, while the 600-row customers twin (no holdout) gets utility only."""
     pytest.importorskip("great_expectations")
-    from dp_synth.validate import validate
+    from typer.testing import CliRunner
+
+    from dp_synth.cli import app
+    from dp_synth.validate import validate_all
 
     assert dbt("build").success
-    result = validate(str(dbt.db), "main_synthetic.adult_sample", target="income", out=tmp_path / "v")
-    assert result.source == "main.adult_sample" and "re-derived" in result.holdout
-    assert result.rows["holdout"] + result.rows["train"] == 1000 and 150 < result.rows["holdout"] < 250
-    assert result.suites["risk"]["evaluated"] == 6 and result.suites["utility"]["evaluated"] == 6
+    results = validate_all(str(dbt.db), out=tmp_path / "v")
+    adult, customers = results["main_synthetic.adult_sample"], results["main_synthetic.customers"]
+    assert adult.source == "main.adult_sample" and "re-derived" in adult.holdout
+    assert adult.rows["holdout"] + adult.rows["train"] == 1000 and 150 < adult.rows["holdout"] < 250
+    assert adult.suites["risk"]["evaluated"] == 6 and adult.suites["utility"]["evaluated"] == 6
+    assert adult.parameters["target"] == "income" and adult.parameters["positive"] == ">50K"  # from dbt meta
+    assert set(customers.suites) == {"utility"} and "risk suite not run" in customers.notes[0]
+    assert customers.parameters["target"] == "plan"
     assert (tmp_path / "v" / "data_docs" / "index.html").is_file()
-
-
+    res = CliRunner().invoke(app, ["validate", "--db", str(dbt.db), "--out", str(tmp_path / "cli")])
+    assert res.exit_code in (0, 1), res.output  # verdicts, not bad input
+    assert "main_synthetic.adult_sample" in res.output and "main_synthetic.customers" in res.output
 @pytest.mark.slow
 def test_budget_cap_exceeded_fails_and_changes_nothing(dbt, monkeypatch):
     assert dbt("build").success

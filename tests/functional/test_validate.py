@@ -185,3 +185,19 @@ def test_every_column_type_is_measured_and_keys_and_pii_are_left_out(tmp_path):
     ml = next(e for e in outcomes if e["type"] == "expect_twin_ml_efficacy_to_be_at_least")
     assert ml["success"] and not ml["observed_value"]["real_has_skill"]  # 'active' is independent noise
     assert "not applicable" in ml["observed_value"]["note"]
+
+
+def test_inputs_declared_at_build_time_are_used_and_bad_ones_refused_before_training(tmp_path):
+    db = duckdb_with(tmp_path / "d.duckdb", people=mixed_table(1200))
+    with pytest.raises(InputError, match=r"unknown validation settings \['colour'\]"):
+        dp_synth.synthesize(str(db), "main.people", epsilon=2.0, seed=0, config=FAST, validation={"colour": "red"})
+    with duckdb.connect(str(db)) as con:  # refused before any work: no twin, no ledger
+        assert con.execute("SELECT count(*) FROM information_schema.tables").fetchall()[0][0] == 1
+    dp_synth.synthesize(str(db), "main.people", epsilon=2.0, seed=0, config=FAST,
+                        spec={"columns": {"id": {"role": "key"}, "name": {"role": "pii"}}},
+                        validation={"target": "city", "secret": "income"})
+    result = validate(str(db), "main_synthetic.people", out=tmp_path / "o")
+    assert result.parameters["target"] == "city" and result.parameters["secret"] == "income"
+    assert not result.suites["utility"]["skipped"]  # ML efficacy ran on the declared target
+    override = validate(str(db), "main_synthetic.people", suite="utility", target="active", out=tmp_path / "o")
+    assert override.parameters["target"] == "active"  # the command line wins

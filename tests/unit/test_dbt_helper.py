@@ -64,3 +64,10 @@ def test_model_file_saved_and_a_failed_runs_file_removed_by_the_next_run(tmp_pat
     paths = [r[0] for r in con.execute(f"SELECT model_path FROM {PENDING_TABLE}").fetchall()]
     assert len(paths) == 1 and paths[0] != first
     assert not (tmp_path / first).exists() and (tmp_path / paths[0]).is_file()
+
+
+def test_unknown_validation_input_is_refused_before_training(session):
+    with pytest.raises(InputError, match=r"dbt model 'people': unknown validation settings \['goal'\]"):
+        synthesize(DBT, session, ref(session, "people"), settings={"dp_synth": {"epsilon": 1.0, "validate": {"goal": "x"}}})
+    assert session.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                           [PENDING_TABLE]).fetchall()[0][0] == 0
