@@ -103,11 +103,13 @@ def _figures_and_measures(pair, validation: dict | None) -> tuple[dict, dict]:
     cols, a_real = ev.association_matrix(real)
     _, a_twin = ev.association_matrix(pair.synthetic, real)
     params = ((validation or {}).get("utility") or (validation or {}).get("risk") or {}).get("summary", {})
-    target = (params.get("parameters") or {}).get("target")
+    declared = {**pair.declared, **{k: v for k, v in (params.get("parameters") or {}).items() if v is not None}}
+    target = declared.get("target")
     utility = {"marginal_tvd": {k: ev.mean_marginal_tvd(real, pair.synthetic, k=k, max_marginals=300) for k in (1, 2, 3)},
                "columns": ev.column_fidelity(real, pair.synthetic),
                "associations": ev.association_difference(real, pair.synthetic),
-               "ml_efficacy": ml_efficacy(pair.synthetic, pair.train, pair.holdout, target) if target else None}
+               "ml_efficacy": (ml_efficacy(pair.synthetic, pair.train, pair.holdout, target, declared.get("positive"))
+                               if target else None)}
     figures = {"distributions": _distributions(real, pair.synthetic),
                "associations": {"columns": cols, "real": a_real.round(4).tolist(), "twin": a_twin.round(4).tolist()}}
     if pair.holdout is None:
@@ -116,7 +118,7 @@ def _figures_and_measures(pair, validation: dict | None) -> tuple[dict, dict]:
     edges = np.linspace(0, float(np.quantile(np.concatenate([d_tr, d_ho]), 0.99)) or 1.0, 31)
     figures["dcr"] = {"edges": edges.tolist(), "to_training": np.histogram(np.clip(d_tr, 0, edges[-1]), edges)[0].tolist(),
                       "to_holdout": np.histogram(np.clip(d_ho, 0, edges[-1]), edges)[0].tolist()}
-    secret = (params.get("parameters") or {}).get("secret")
+    secret = declared.get("secret") or target
     risk = {"exact_copy_rate": ev.exact_copy_rate(pair.synthetic, pair.train),
             "holdout_copy_rate": ev.exact_copy_rate(pair.holdout, pair.train),
             "dcr_share": float(np.mean(d_tr < d_ho) + 0.5 * np.mean(d_tr == d_ho)),

@@ -98,13 +98,15 @@ def test_synthetic_table_without_ledger_row_is_flagged(tmp_path):
 
 def test_names_are_escaped_and_status_follows_validation(tmp_path):
     db = duckdb_with(tmp_path / "x.duckdb", **{"<b>people</b>": mixed_table(300)})
-    dp_synth.synthesize(str(db), 'main."<b>people</b>"', epsilon=2.0, seed=0, config=FAST, budget_cap=3)
+    dp_synth.synthesize(str(db), 'main."<b>people</b>"', epsilon=2.0, seed=0, config=FAST, budget_cap=3,
+                        validation={"target": "city"})
     report = build_report(db, tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text()
     assert "<b>people</b>" not in page and "&lt;b&gt;people&lt;/b&gt;" in page
     twin = report["twins"][0]
     assert twin["status"] == "amber" and "not validated: run dp-synth validate" in twin["reasons"]
     assert "holdout share 0" in twin["measures"]["risk"]["unavailable"]  # 300 rows: trained on all, said so
+    assert twin["measures"]["utility"]["ml_efficacy"]["target"] == "city"  # declared at build time
 
     with duckdb.connect(str(db)) as con:  # a failed risk validation turns the light red
         con.execute("CREATE TABLE main.dp_synth_validations (validated_at TIMESTAMP, twin VARCHAR, source VARCHAR, "
