@@ -49,13 +49,13 @@ def main() -> None:
 
     from dp_synth import evaluate as ev
     from dp_synth.validate import validate
-    from dp_synth.validate.metrics import attack_risk, ml_efficacy
+    from dp_synth.evaluate.summary import attack_risk, ml_efficacy, real_rows
     from dp_synth.validate.pair import load_pair
 
     with duckdb.connect(str(args.db)) as con:
         pair = load_pair(con, "main_synthetic.adult")
     syn, train, hold = pair.synthetic, pair.train, pair.holdout
-    real = train.vstack(hold)
+    real = real_rows(train, hold)
     steps = {
         "read pair from DuckDB (+ holdout re-derivation)": lambda: load_pair(duckdb.connect(str(args.db), read_only=True),
                                                                             "main_synthetic.adult"),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-__all__ = ["exact_copy_rate", "dcr_share", "dcr_distances", "nndr", "RiskReport", "features"]
+__all__ = ["exact_copy_rate", "dcr_share", "dcr_distances", "share_closer_to_training", "nndr", "RiskReport", "features"]
 
 
 def exact_copy_rate(rows: pl.DataFrame, train: pl.DataFrame, columns: list[str] | None = None) -> float:
@@ -71,8 +71,12 @@ def dcr_distances(synth: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFram
 def dcr_share(synth: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame, n: int = 5000,
               seed: int = 0) -> float:
     """Share of twin rows nearer to training than to holdout rows (ties count half)."""
-    d_tr, d_ho = dcr_distances(synth, train, holdout, n, seed)
-    return float(np.mean(d_tr < d_ho) + 0.5 * np.mean(d_tr == d_ho))
+    return share_closer_to_training(*dcr_distances(synth, train, holdout, n, seed))
+
+
+def share_closer_to_training(d_train: np.ndarray, d_holdout: np.ndarray) -> float:
+    """DCR share from the two distance arrays of :func:`dcr_distances` (ties count half)."""
+    return float(np.mean(d_train < d_holdout) + 0.5 * np.mean(d_train == d_holdout))
 
 
 def nndr(synth: pl.DataFrame, train: pl.DataFrame, n: int = 5000, seed: int = 0) -> np.ndarray:

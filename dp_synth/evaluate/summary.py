@@ -17,11 +17,16 @@ import polars as pl
 from .attacks import inference_attack, linkability_attack, singling_out_attack
 from .utility import tstr_auc, tstr_r2
 
-__all__ = ["ml_efficacy", "attack_risk", "need_holdout", "ATTACKS", "NO_SKILL"]
+__all__ = ["ml_efficacy", "attack_risk", "need_holdout", "real_rows", "ATTACKS", "NO_SKILL"]
 
 ATTACKS = ("singling_out", "linkability", "inference")
 # below these a model trained on the real rows has no skill worth keeping, and the ratio is undefined
 NO_SKILL = {"auc": 0.55, "r2": 0.05}
+
+
+def real_rows(train: pl.DataFrame, holdout: pl.DataFrame | None) -> pl.DataFrame:
+    """All real rows: training rows plus the holdout, if any."""
+    return train if holdout is None else pl.concat([train, holdout], how="vertical_relaxed")
 
 
 def need_holdout(holdout: pl.DataFrame | None, what: str) -> pl.DataFrame:

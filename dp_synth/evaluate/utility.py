@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 __all__ = ["discretize", "marginal_tvd", "mean_marginal_tvd", "tstr_auc", "tstr_r2", "column_fidelity",
-           "association_matrix", "association_difference", "correlation_difference"]
+           "association_matrix", "association_difference", "matrices_difference", "correlation_difference"]
 
 _NUMERIC = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64,
             pl.Float32, pl.Float64, pl.Date, pl.Datetime, pl.Decimal)
@@ -178,6 +178,11 @@ def association_difference(real: pl.DataFrame, synth: pl.DataFrame) -> dict[str,
     with the largest one (a twin that keeps weak pairs but loses one strong pair shows in ``max``)."""
     cols, a = association_matrix(real)
     _, b = association_matrix(synth, real)
+    return matrices_difference(cols, a, b)
+
+
+def matrices_difference(cols: list[str], a: np.ndarray, b: np.ndarray) -> dict[str, float | list[str]]:
+    """:func:`association_difference` of two matrices already computed (for callers that draw them)."""
     if len(cols) < 2:
         return {"mean": 0.0, "max": 0.0, "worst_pair": []}
     d = np.abs(a - b)

@@ -21,7 +21,7 @@ from .. import __version__
 from .. import evaluate as ev
 from ..artifact import read_artifact
 from ..errors import ArtifactError, DPSynthError
-from ..evaluate.summary import ATTACKS, attack_risk, ml_efficacy
+from ..evaluate.summary import ATTACKS, attack_risk, ml_efficacy, real_rows
 from ..evaluate.utility import _as_float
 from ..io.duckdb import relation_exists
 from ..io.ledger import Ledger
@@ -99,7 +99,7 @@ def _distributions(real: pl.DataFrame, twin: pl.DataFrame, top: int = 8, bins: i
 
 
 def _figures_and_measures(pair, validation: dict | None) -> tuple[dict, dict]:
-    real = pair.train if pair.holdout is None else pl.concat([pair.train, pair.holdout], how="vertical_relaxed")
+    real = real_rows(pair.train, pair.holdout)
     cols, a_real = ev.association_matrix(real)
     _, a_twin = ev.association_matrix(pair.synthetic, real)
     params = ((validation or {}).get("utility") or (validation or {}).get("risk") or {}).get("summary", {})
@@ -107,7 +107,7 @@ def _figures_and_measures(pair, validation: dict | None) -> tuple[dict, dict]:
     target = declared.get("target")
     utility = {"marginal_tvd": {k: ev.mean_marginal_tvd(real, pair.synthetic, k=k, max_marginals=300) for k in (1, 2, 3)},
                "columns": ev.column_fidelity(real, pair.synthetic),
-               "associations": ev.association_difference(real, pair.synthetic),
+               "associations": ev.matrices_difference(cols, a_real, a_twin),
                "ml_efficacy": (ml_efficacy(pair.synthetic, pair.train, pair.holdout, target, declared.get("positive"))
                                if target else None)}
     figures = {"distributions": _distributions(real, pair.synthetic),
@@ -121,7 +121,7 @@ def _figures_and_measures(pair, validation: dict | None) -> tuple[dict, dict]:
     secret = declared.get("secret") or target
     risk = {"exact_copy_rate": ev.exact_copy_rate(pair.synthetic, pair.train),
             "holdout_copy_rate": ev.exact_copy_rate(pair.holdout, pair.train),
-            "dcr_share": float(np.mean(d_tr < d_ho) + 0.5 * np.mean(d_tr == d_ho)),
+            "dcr_share": ev.share_closer_to_training(d_tr, d_ho),
             "attacks": [attack_risk(pair.synthetic, pair.train, pair.holdout, a, secret) for a in ATTACKS]}
     return {"utility": utility, "risk": risk}, figures
 
@@ -158,6 +158,7 @@ def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict]
     caps = [r["budget_cap"] for r in source_runs if r.get("budget_cap") is not None]
     spent = sum(float(r["epsilon"] or 0) for r in source_runs)
     cap = float(caps[-1]) if caps else None
+    twin_exists, source_exists = relation_exists(con, rel), relation_exists(con, source)
     card, columns, _ = _model_card(latest)
     privacy = json.loads(latest["privacy"]) if latest.get("privacy") else {}
     v = validations.get(twin_name)
@@ -172,10 +173,10 @@ def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict]
                       "data_docs": next(iter(v.values()))["data_docs"],
                       "stale": at < str(latest["created_at"])}
     section = {
-        "twin": twin_name, "source": str(source), "exists": relation_exists(con, rel),
-        "source_exists": relation_exists(con, source), "created_at": str(latest["created_at"]),
-        "rows": _count(con, rel) if relation_exists(con, rel) else None,
-        "source_rows": _count(con, source) if relation_exists(con, source) else None,
+        "twin": twin_name, "source": str(source), "exists": twin_exists,
+        "source_exists": source_exists, "created_at": str(latest["created_at"]),
+        "rows": _count(con, rel) if twin_exists else None,
+        "source_rows": _count(con, source) if source_exists else None,
         "columns": columns or [{"name": c, "kind": None, "role": "learn", "treatment": _TREATMENT["learn"],
                                 "public_domain": False} for c in json.loads(latest.get("columns_learned") or "[]")],
         "privacy": {"epsilon": latest["epsilon"], "delta": latest["delta"], "parts": privacy.get("parts"),

@@ -8,14 +8,13 @@ the metrics with GX.
 
 from __future__ import annotations
 
-import polars as pl
 from great_expectations.core.metric_domain_types import MetricDomainTypes
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.metrics.metric_provider import metric_value
 from great_expectations.expectations.metrics.table_metric_provider import TableMetricProvider
 
 from .. import evaluate as ev
-from ..evaluate.summary import attack_risk, ml_efficacy, need_holdout
+from ..evaluate.summary import attack_risk, ml_efficacy, need_holdout, real_rows
 from .pair import parts_of
 
 __all__ = ["METRICS", "PROVIDERS"]
@@ -26,10 +25,6 @@ def _parts(execution_engine, metric_domain_kwargs):
     return parts_of(df)
 
 
-def _real(train: pl.DataFrame, holdout: pl.DataFrame | None) -> pl.DataFrame:
-    return train if holdout is None else pl.concat([train, holdout], how="vertical_relaxed")
-
-
 def _copy_rates(syn, train, hold) -> dict[str, float]:
     return {"twin": ev.exact_copy_rate(syn, train),
             "holdout_baseline": ev.exact_copy_rate(hold, train) if hold is not None else 0.0}
@@ -38,10 +33,10 @@ def _copy_rates(syn, train, hold) -> dict[str, float]:
 # metric name → (compute(twin, train, holdout, **value kwargs), value keys). Each becomes one GX
 # TableMetricProvider; every one reads the same pair batch.
 _COMPUTE = {
-    "dp_synth.marginal_tvd": (lambda syn, train, hold, k: ev.mean_marginal_tvd(_real(train, hold), syn, k=int(k),
+    "dp_synth.marginal_tvd": (lambda syn, train, hold, k: ev.mean_marginal_tvd(real_rows(train, hold), syn, k=int(k),
                                                                               max_marginals=300), ("k",)),
-    "dp_synth.column_fidelity": (lambda syn, train, hold: ev.column_fidelity(_real(train, hold), syn), ()),
-    "dp_synth.association_difference": (lambda syn, train, hold: ev.association_difference(_real(train, hold), syn), ()),
+    "dp_synth.column_fidelity": (lambda syn, train, hold: ev.column_fidelity(real_rows(train, hold), syn), ()),
+    "dp_synth.association_difference": (lambda syn, train, hold: ev.association_difference(real_rows(train, hold), syn), ()),
     "dp_synth.ml_efficacy": (ml_efficacy, ("target", "positive")),
     "dp_synth.copy_rates": (_copy_rates, ()),
     "dp_synth.dcr_share": (lambda syn, train, hold: ev.dcr_share(syn, train, need_holdout(hold, "the DCR share")), ()),

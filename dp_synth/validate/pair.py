@@ -127,8 +127,8 @@ def load_pair(con: duckdb.DuckDBPyConnection, twin: str, source: str | None = No
     if not relation_exists(con, twin_rel):
         raise InputError(f"twin table {str(twin_rel)!r} not found in the database. Check the name "
                          "(schema.table, e.g. main_synthetic.customers)")
-    ledger = Ledger(con, ledger_schema)
-    twin_rows = [r for r in ledger.rows() if r["twin"] == str(twin_rel)]
+    spends = Ledger(con, ledger_schema).rows()  # read once: the twin's runs and its source's
+    twin_rows = [r for r in spends if r["twin"] == str(twin_rel)]
     if source is None:
         if not twin_rows:
             raise InputError(f"table {str(twin_rel)!r} has no row in the privacy ledger, so its source is unknown. "
@@ -154,4 +154,5 @@ def load_pair(con: duckdb.DuckDBPyConnection, twin: str, source: str | None = No
     columns = [c for c in synthetic.columns if learned is None or c in learned]
     pick = lambda t: pl.from_arrow(t).select(columns)  # noqa: E731
     return EvaluationPair(twin_rel, source_rel, columns, synthetic.select(columns), pick(train),
-                          pick(hold) if hold is not None else None, note, ledger.rows(str(source_rel)), declared)
+                          pick(hold) if hold is not None else None, note,
+                          [r for r in spends if r["source"] == str(source_rel)], declared)
