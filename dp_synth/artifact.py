@@ -24,6 +24,32 @@ from .errors import ArtifactError
 __all__ = ["FORMAT", "write_artifact", "read_artifact"]
 
 FORMAT = "dp-synth/1"
+MAX_DOCUMENT_BYTES = 64 * 2**20  # a model document is a few hundred KB; refuse anything absurd
+MAX_DEPTH = 32                   # real documents nest ~6 levels
+
+
+def _depth(doc: str) -> int:
+    """Deepest nesting of JSON arrays/objects, without parsing (strings skipped)."""
+    depth = top = 0
+    in_str = esc = False
+    for ch in doc:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            top = max(top, depth)
+            if top > MAX_DEPTH:
+                return top
+        elif ch in "]}":
+            depth -= 1
+    return top
 
 
 def _digest(document: str, tensors: dict[str, torch.Tensor]) -> str:
@@ -70,10 +96,18 @@ def read_artifact(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Ten
         raise ArtifactError(f"{str(path)!r} is not a dp-synth model file (format {meta.get('format')!r}, "
                             f"expected {FORMAT!r}); refusing to load it")
     doc = meta.get("document", "")
+    if len(doc) > MAX_DOCUMENT_BYTES or _depth(doc) > MAX_DEPTH:
+        raise ArtifactError(f"{str(path)!r} is not a dp-synth model file (its document is too large or too "
+                            "deeply nested); refusing to load it")
     if _digest(doc, tensors) != meta.get("sha256"):
         raise ArtifactError(f"{str(path)!r} failed its integrity check: the file was modified after "
                             "it was written. Re-create it with dp_synth.fit / dp-synth synthesize.")
     try:
-        return json.loads(doc), tensors
+        document = json.loads(doc)
+    except RecursionError:
+        raise ArtifactError(f"{str(path)!r} has an unreadable model document (nested too deeply)") from None
     except json.JSONDecodeError as e:
         raise ArtifactError(f"{str(path)!r} has an unreadable model document: {e}") from None
+    if not isinstance(document, dict):
+        raise ArtifactError(f"{str(path)!r} has an unreadable model document (not an object)")
+    return document, tensors

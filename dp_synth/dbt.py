@@ -31,9 +31,10 @@ import pyarrow as pa
 
 from . import __version__
 from .errors import InputError
-from .fit import check_epsilon, check_validation_settings, fingerprint, fit
-from .io.duckdb import database_file, model_file, relation_exists, relation_kind
-from .io.ledger import Ledger, settings_hash
+from .fit import check_epsilon, check_seed, check_validation_settings, fit
+from .io.catalog import identity, resolve
+from .io.duckdb import database_file, model_file, relation_exists, table_fingerprint
+from .io.ledger import Ledger, check_cap_value, settings_hash
 from .io.relation import Relation, _split, quote_ident
 from .spec import load_spec_overrides
 from .training import TrainingConfig
@@ -89,30 +90,45 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
     if not isinstance(source, duckdb.DuckDBPyRelation):
         raise InputError(f"dbt model {model!r}: source must be dbt.ref(...) or dbt.source(...) of a table")
     src_rel = Relation.parse(source_name) if source_name else _source_relation(source, model)
-    kind = relation_kind(session, src_rel)
+    found = resolve(session, src_rel)
+    kind = found.kind if found else None
     if kind is None:
         raise InputError(f"dbt model {model!r}: source {str(src_rel)!r} does not exist; build it first")
     if kind == "VIEW":
         raise InputError(f"dbt model {model!r}: source {str(src_rel)!r} is a view. Materialize it as a table "
                          "(config: materialized: table) so the twin and its fingerprint refer to fixed data")
+    src_rel = found.relation
     src_name = str(src_rel)
+    where = f"dbt model {model!r}: "
+    seed = check_seed(cfg.get("seed"), where)
+    try:
+        cap = check_cap_value(cfg.get("budget_cap"))
+    except Exception as e:
+        raise InputError(f"{where}{e}") from None
+    training_cfg = cfg.get("training", {}) or {}
+    if not isinstance(training_cfg, Mapping):
+        raise InputError(f"{where}training must be a mapping of DP-SGD settings, got {training_cfg!r}")
+    try:
+        training = TrainingConfig(**training_cfg)
+    except TypeError:
+        allowed = sorted(TrainingConfig.__dataclass_fields__)
+        raise InputError(f"{where}unknown training settings {sorted(set(training_cfg) - set(allowed))}; "
+                         f"allowed: {allowed}") from None
     ledger = Ledger(session, cfg.get("ledger_schema", "main"))
     twin = Relation(schema, identifier)
-    data = source.to_arrow_table()
-    print_fp = fingerprint(data)
-    training = TrainingConfig(**cfg.get("training", {}))
+    print_fp = table_fingerprint(session, src_rel)  # order-independent: a rebuilt table in another order is unchanged
     run_settings = settings_hash(**{k: cfg.get(k) for k in _SETTINGS - _NOT_HASHED}, twin=str(twin))
     _clear_pending(session, ledger.schema, model)
-    previous = ledger.find_reusable(src_name, print_fp, run_settings, str(twin))
-    if previous is not None and relation_exists(session, twin):
+    latest = ledger.latest_for_twin(identity(twin))  # only the newest run of this twin may be reused
+    if latest is not None and (latest["source_fingerprint"], latest["settings_hash"]) == (print_fp, run_settings) \
+            and relation_exists(session, twin):
         return session.sql(f"SELECT * FROM {twin.sql}")  # unchanged: no new spend
 
-    cap = cfg.get("budget_cap")
-    ledger.check_cap(src_name, eps, cap)
+    ledger.check_cap(src_name, identity(src_rel), print_fp, eps, 0.0, cap)
+    data = source.to_arrow_table()
     kwargs = {"min_rows": int(cfg["min_rows"])} if cfg.get("min_rows") is not None else {}
-    model_obj = fit(data, eps, cfg.get("delta"), load_spec_overrides(cfg.get("spec")), cfg.get("seed"),
-                    config=training, table_name=f"{src_name} (dbt model {model})",
-                    source_fingerprint=print_fp, **kwargs)
+    model_obj = fit(data, eps, cfg.get("delta"), load_spec_overrides(cfg.get("spec")), seed,
+                    config=training, table_name=f"{src_name} (dbt model {model})", **kwargs)
     model_obj.metadata["validation"] = declared
     twin_rows = pa.Table.from_batches(list(model_obj.sample_batches(cfg.get("rows"))))
     run_id = uuid.uuid4().hex
@@ -131,7 +147,7 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
         "epsilon_profile": model_obj.privacy.parts.get("profile"),
         "epsilon_training": model_obj.privacy.parts.get("training"), "budget_cap": cap,
         "privacy": model_obj.privacy.to_json(), "settings_hash": run_settings, "package_version": __version__,
-        "model_path": str(path) if path else None, "invoked_by": "dbt", "dbt_invocation_id": invocation_id, "dbt_model": model})
+        "model_path": str(path) if path else None, "invoked_by": "dbt", "holdout_key": model_obj.holdout_key, "dbt_invocation_id": invocation_id, "dbt_model": model})
     return twin_rows
 
 

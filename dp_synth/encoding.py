@@ -125,6 +125,8 @@ def _cast(arr: pa.Array, typ: pa.DataType, kind: Kind) -> pa.Array:
         arr = pc.max_element_wise(pc.min_element_wise(arr, float(info.max)), float(info.min))
         return pc.cast(arr, typ, safe=False)
     if pa.types.is_decimal(typ):
+        top = 10.0 ** (typ.precision - typ.scale) - 10.0 ** (-typ.scale)
+        arr = pc.max_element_wise(pc.min_element_wise(arr, top), -top)
         return pc.cast(pc.round(arr, typ.scale), typ, safe=False)
     if pa.types.is_dictionary(typ):
         return pc.cast(arr, typ.value_type).dictionary_encode()

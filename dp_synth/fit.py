@@ -25,9 +25,12 @@ from .profile import NoisyCounter, measure_profile
 from .spec import Kind, TableSpec, load_spec_overrides
 from .training import TrainingConfig, plan_steps, pretrain, train_dp
 
-__all__ = ["fit", "default_delta", "to_arrow", "fingerprint", "check_validation_settings", "MAX_EPSILON", "MIN_ROWS"]
+__all__ = ["fit", "default_delta", "to_arrow", "fingerprint", "check_validation_settings", "check_seed",
+           "MAX_EPSILON", "MIN_EPSILON", "MIN_ROWS"]
 
 MAX_EPSILON = 50.0   # beyond this a DP guarantee means nothing; refuse rather than mislead
+MIN_EPSILON = 0.01   # below this every count is pure noise, and the discrete Gaussian's σ ~ 1e5+ makes
+                     # diffprivlib's sampler take minutes to hours (ε=1e-4 did not finish in 5 min)
 MIN_ROWS = 100       # below this, noise calibrated to any meaningful ε swamps the data
 
 
@@ -79,10 +82,30 @@ def check_epsilon(epsilon: Any, where: str = "") -> float:
         raise InputError(f"{where}epsilon must be a number, got {epsilon!r}") from None
     if not math.isfinite(eps) or eps <= 0:
         raise InputError(f"{where}epsilon must be a finite number > 0, got {epsilon!r}")
+    if eps < MIN_EPSILON:
+        raise InputError(f"{where}epsilon={eps:g} is below the smallest dp-synth accepts ({MIN_EPSILON:g}): "
+                         "at that budget the twin would be noise. Use ε ≥ 0.1 for useful twins")
     if eps > MAX_EPSILON:
         raise InputError(f"{where}epsilon={eps:g} is too large to mean anything (max {MAX_EPSILON:g}); "
                          "typical values are 0.1 to 10")
     return eps
+
+
+def check_seed(seed: Any, where: str = "") -> int | None:
+    """A user-given seed: a whole number in [0, 2³²) (numpy's legacy generator, used by diffprivlib)."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        try:
+            as_float = float(seed)
+        except (TypeError, ValueError):
+            raise InputError(f"{where}seed must be a whole number, got {seed!r}") from None
+        if not as_float.is_integer():
+            raise InputError(f"{where}seed must be a whole number, got {seed!r}")
+        seed = int(as_float)
+    if not 0 <= seed < 2**32:
+        raise InputError(f"{where}seed must be between 0 and 2**32-1, got {seed}")
+    return seed
 
 
 def check_delta(delta: Any, n_rows: int, where: str = "") -> float:
@@ -117,7 +140,7 @@ def _check_data(df: pl.DataFrame, spec: TableSpec, min_rows: int) -> None:
 def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | str | None = None,
         seed: int | None = None, *, config: TrainingConfig | None = None, min_rows: int = MIN_ROWS,
         table_name: str = "data", on_step: Callable[[int, int, float], None] | None = None,
-        holdout: float | None = None, source_fingerprint: str | None = None) -> SynthModel:
+        holdout: float | None = None) -> SynthModel:
     """Fit a DP synthesizer to ``data`` with total privacy budget (``epsilon``, ``delta``).
 
     ``holdout`` keeps a seeded share of the rows out of training as a control for risk measures
@@ -135,14 +158,16 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     """
     config = config or TrainingConfig()
     eps = check_epsilon(epsilon, f"table {table_name!r}: ")
+    seed = check_seed(seed, f"table {table_name!r}: ")
     table = to_arrow(data, table_name)
     overrides = load_spec_overrides(spec)
     tspec = TableSpec.from_arrow(table.schema, overrides, table=table_name)
     try:
-        plan = HoldoutPlan.choose(table.num_rows, holdout, None if seed is None else seed + 7)
+        plan = HoldoutPlan.choose(table.num_rows, holdout,
+                                  None if seed is None else hashlib.sha256(f"holdout{seed}".encode()).hexdigest())
     except ValueError as e:
         raise InputError(f"table {table_name!r}: {e}") from None
-    train, _ = split(table, plan.share, plan.seed)
+    train, _ = split(table, plan.share, plan.key)
     df = pl.from_arrow(train)
     if isinstance(df, pl.Series):
         df = df.to_frame()
@@ -192,16 +217,17 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     metadata = {
         "generator": config.generator, "training": config.to_json(),
         "steps": result.steps, "sample_rate": q, "noise_multiplier": sigma,
-        "final_loss": result.final_loss, "fit_seconds": result.seconds,
         "accountant_history": [list(h) for h in result.accountant_history],
-        "source": table_name, "fingerprint": source_fingerprint or fingerprint(table), "holdout": plan.to_json(),
+        "source": table_name, "holdout": plan.to_json(),
         "learned_columns": [c.name for c in tspec.learned],
         "roles": {c.name: c.role.value for c in tspec.columns},
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
     }
-    return SynthModel(spec=tspec, profile=profile, generator=generator, privacy=statement,
-                      metadata=metadata, seed=seed)
+    model = SynthModel(spec=tspec, profile=profile, generator=generator, privacy=statement,
+                       metadata=metadata, seed=seed)
+    model.holdout_key = plan.key  # governance record: goes to the ledger, never into the model file
+    return model
 
 
 def _versions() -> dict[str, str]:

@@ -1,55 +1,90 @@
-"""Holdout: a seeded share of the real rows kept out of training, so risk has a control.
+"""Holdout: a share of the real rows kept out of training, so risk measures have a control.
 
-The split is re-derivable, not stored: row i (in the source's scan order) is held out when
-``default_rng(seed).random(n)[i] < share``. The model records ``share``, ``seed`` and ``n``;
-:func:`split` with the same inputs gives the same rows back (checked against the fingerprint of
-the source by callers).
+A row is held out when a keyed hash of the row itself falls below ``share``: the split depends on
+nothing but the row and a random per-run key, so it is the same whatever order the engine returns
+rows in, and adding or removing one row moves no other row across it. The key is kept in the
+ledger row (a governance record), never in the shareable model file; :func:`split` with the same
+key gives the same rows back.
 
 >>> import pyarrow as pa
->>> t = pa.table({"x": list(range(10))})
->>> train, hold = split(t, 0.3, seed=1)
+>>> t = pa.table({"x": list(range(1000))})
+>>> key = new_key()
+>>> train, hold = split(t, 0.3, key)
 >>> train.num_rows + hold.num_rows
-10
+1000
+>>> split(t.take(list(range(999, -1, -1))), 0.3, key)[1].sort_by("x").equals(hold.sort_by("x"))
+True
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 
-__all__ = ["HoldoutPlan", "split", "AUTO_MIN_ROWS", "AUTO_SHARE"]
+__all__ = ["HoldoutPlan", "split", "new_key", "AUTO_MIN_ROWS", "AUTO_SHARE", "RULE"]
 
 AUTO_MIN_ROWS = 1000  # below this the training set cannot spare rows
 AUTO_SHARE = 0.2
+RULE = ("a row is held out iff its keyed 64-bit hash (polars hash_rows seeded with the run key, "
+        "mixed with splitmix64) divided by 2^64 is below share; the key is in the ledger row (holdout_key), "
+        "and re-deriving it needs the same polars version (recorded with the key)")
+
+
+def new_key() -> str:
+    """A random holdout key (OS CSPRNG), as 64 hex digits."""
+    return secrets.token_hex(32)
 
 
 @dataclass(frozen=True)
 class HoldoutPlan:
     share: float
-    seed: int
-    n_rows: int
+    key: str
 
     @classmethod
-    def choose(cls, n_rows: int, share: float | None, seed: int | None) -> "HoldoutPlan":
+    def choose(cls, n_rows: int, share: float | None, key: str | None = None) -> "HoldoutPlan":
         if share is None:
             share = AUTO_SHARE if n_rows >= AUTO_MIN_ROWS else 0.0
         if not 0.0 <= float(share) < 0.9:
             raise ValueError(f"holdout share must be in [0, 0.9), got {share!r}")
-        seed = seed if seed is not None else secrets.randbits(62)
-        return cls(float(share), int(seed), int(n_rows))
-
-    def mask(self) -> np.ndarray:
-        return np.random.default_rng(self.seed).random(self.n_rows) < self.share
+        return cls(float(share), key or new_key())
 
     def to_json(self) -> dict:
-        return asdict(self) | {"rule": "row i of the source scan is held out iff "
-                                        "numpy.random.default_rng(seed).random(n_rows)[i] < share"}
+        """What the model file records: the share and the rule, not the key."""
+        return {"share": self.share, "rule": RULE}
 
 
-def split(table: pa.Table, share: float, seed: int) -> tuple[pa.Table, pa.Table]:
-    """(training rows, holdout rows) of ``table`` under the plan (share, seed)."""
-    mask = HoldoutPlan(share, seed, table.num_rows).mask()
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        x = (x + np.uint64(0x9E3779B97F4A7C15)).astype(np.uint64)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def row_hashes(table: pa.Table, key: str) -> np.ndarray:
+    """A 64-bit hash of each row under ``key`` (polars' row hash seeded with one key word, mixed
+    with the others): a function of the row's values and the key only."""
+    words = [int(key[i:i + 16], 16) for i in range(0, 64, 16)]
+    df = pl.from_arrow(table)
+    if isinstance(df, pl.Series):
+        df = df.to_frame()
+    h = df.hash_rows(seed=words[0]).to_numpy().astype(np.uint64)
+    for w in words[1:]:
+        h = _splitmix(h ^ np.uint64(w))
+    return h
+
+
+def _mask(table: pa.Table, share: float, key: str) -> np.ndarray:
+    if table.num_rows == 0 or share <= 0:
+        return np.zeros(table.num_rows, dtype=bool)
+    return (row_hashes(table, key).astype(np.float64) / 2.0**64) < share
+
+
+def split(table: pa.Table, share: float, key: str) -> tuple[pa.Table, pa.Table]:
+    """(training rows, holdout rows) of ``table`` under (share, key)."""
+    mask = _mask(table, share, key)
     return table.filter(pa.array(~mask)), table.filter(pa.array(mask))

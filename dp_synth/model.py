@@ -36,7 +36,8 @@ class SynthModel:
     generator: torch.nn.Module
     privacy: PrivacyStatement
     metadata: dict[str, Any] = field(default_factory=dict)
-    seed: int | None = None
+    seed: int | None = None       # in memory only: never written to the model file
+    holdout_key: str | None = field(default=None, repr=False, compare=False)  # ledger only
 
     @property
     def encoder(self) -> Encoder:
@@ -81,7 +82,7 @@ class SynthModel:
         return {"spec": self.spec.to_json(), "profile": self.profile.to_json(),
                 "generator": {"name": self.metadata.get("generator", "autoregressive"),
                               "config": self.generator.config},
-                "privacy": self.privacy.to_json(), "metadata": self.metadata, "seed": self.seed}
+                "privacy": self.privacy.to_json(), "metadata": self.metadata}
 
     def save(self, path: str | Path) -> Path:
         return write_artifact(path, self.to_document(), self.generator.state_dict())
@@ -90,11 +91,18 @@ class SynthModel:
     def load(cls, path: str | Path) -> "SynthModel":
         doc, tensors = read_artifact(path)
         try:
+            from .models import GENERATORS
+
+            cls_ = GENERATORS[doc["generator"]["name"]]
+            shapes = cls_.expected_shapes(doc["generator"]["config"])
+            if shapes != {k: tuple(v.shape) for k, v in tensors.items()}:
+                raise ArtifactError(f"{str(path)!r}: the generator's settings do not match its weights; "
+                                    "refusing to load it")
             gen = build_generator(doc["generator"]["name"], **doc["generator"]["config"])
             gen.load_state_dict(tensors, strict=True)
             return cls(spec=TableSpec.from_json(doc["spec"]), profile=TableProfile.from_json(doc["profile"]),
                        generator=gen, privacy=PrivacyStatement.from_json(doc["privacy"]),
-                       metadata=doc.get("metadata", {}), seed=doc.get("seed"))
+                       metadata=doc.get("metadata", {}))
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise ArtifactError(f"{str(path)!r} is a dp-synth file but its content does not match "
                                 f"this version ({type(e).__name__}: {e})") from None

@@ -31,7 +31,9 @@ from scipy.stats import norm
 
 from .errors import InputError
 from .privacy import Measurement
-from .spec import ColumnSpec, Kind, Role, TableSpec, warn_pii
+import pyarrow as pa
+
+from .spec import ColumnSpec, Kind, Role, TableSpec, type_range, warn_pii
 
 __all__ = ["NumericProfile", "CategoricalProfile", "TableProfile", "measure_profile", "NoisyCounter",
            "numeric_values", "OTHER"]
@@ -40,6 +42,7 @@ OTHER = "__other__"          # code label for released-too-rare categories
 MAX_CELLS = 256              # fine cells per numeric column
 POW2_MIN, POW2_MAX = -20, 62  # magnitude range of the bounds histogram
 PII_DISTINCT_SHARE = 0.5
+SMALL_INTEGER_RANGE = 128    # integer columns with at most this many values get one cell per value
 
 
 class NoisyCounter:
@@ -190,7 +193,8 @@ def measure_profile(df: pl.DataFrame, spec: TableSpec, rho: float, delta_thresho
         if c.kind.is_numeric:
             x = numeric_values(values, c.kind)
             _check_finite(x, spec.table, c.name)
-            bounds = c.bounds or _dp_bounds(x, counter, unit * weights[("bounds", c.name)], c)
+            bounds = c.bounds or _dp_bounds(x, counter, unit * weights[("bounds", c.name)], c,
+                                            spec.schema.field(c.name).type)
             profiles.append(_numeric(x, c, bounds, counter, unit, nullable, n_noisy))
         else:
             profiles.append(_categorical(category_values(values), c, counter, unit, nullable,
@@ -202,12 +206,21 @@ def _check_finite(x: pl.Series, table: str, column: str) -> None:
     bad = x.drop_nulls()
     bad = bad.filter(~bad.is_finite())
     if bad.len():
-        raise InputError(f"table {table!r}, column {column!r}: {bad.len()} NaN/inf value(s). "
+        raise InputError(f"table {table!r}, column {column!r} holds NaN or infinite values. "
                          "Replace them with NULL or finite values (e.g. in a view) before synthesizing.")
 
 
-def _pow2_bucket(x: np.ndarray) -> np.ndarray:
-    mag = np.clip(np.floor(np.log2(np.abs(x), where=x != 0, out=np.ones_like(x))), POW2_MIN, POW2_MAX)
+def _pow2_max(arrow_type) -> int:
+    """Largest power-of-two bucket for a column type: its range (int64: 2⁶³, HUGEINT/DECIMAL(38): 2¹²⁷),
+    at most 2¹²⁸ for floats (larger magnitudes are clamped there)."""
+    rng = type_range(arrow_type)
+    if rng is None or pa.types.is_floating(arrow_type):
+        return 128
+    return int(min(128, max(POW2_MAX, math.ceil(math.log2(max(abs(rng[0]), abs(rng[1]), 2.0))))))
+
+
+def _pow2_bucket(x: np.ndarray, top: int = POW2_MAX) -> np.ndarray:
+    mag = np.clip(np.floor(np.log2(np.abs(x), where=x != 0, out=np.ones_like(x))), POW2_MIN, top)
     b = (mag - POW2_MIN + 1).astype(int)
     return np.where(x == 0, 0, np.sign(x).astype(int) * b)
 
@@ -219,13 +232,14 @@ def _bucket_edges(b: int) -> tuple[float, float]:
     return (lo, hi) if b > 0 else (-hi, -lo)
 
 
-def _dp_bounds(x: pl.Series, counter: NoisyCounter, rho: float, c: ColumnSpec) -> tuple[float, float]:
-    k = POW2_MAX - POW2_MIN + 1
-    idx = _pow2_bucket(x.drop_nulls().to_numpy()) + k
+def _dp_bounds(x: pl.Series, counter: NoisyCounter, rho: float, c: ColumnSpec, arrow_type=None) -> tuple[float, float]:
+    top = _pow2_max(arrow_type) if arrow_type is not None else POW2_MAX
+    k = top - POW2_MIN + 1
+    idx = _pow2_bucket(x.drop_nulls().to_numpy(), top) + k
     true = np.bincount(idx, minlength=2 * k + 1)
     rho = rho / 2  # half for the powers of two, half for the refinement
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds (powers of two)")
-    first, last = _support(noisy, sigma, extend=2.0)
+    first, last = _pooled_support(noisy, sigma)
     lo = _bucket_edges(first - k)[0]
     hi = _bucket_edges(last - k)[1]
     # all data in one octave far from 0 (dates, years, timestamps): refine, if there is signal
@@ -235,7 +249,12 @@ def _dp_bounds(x: pl.Series, counter: NoisyCounter, rho: float, c: ColumnSpec) -
         lo, hi = math.floor(lo), math.ceil(hi)
     if lo == hi:
         hi = lo + 1.0
-    return lo, hi
+    limits = type_range(arrow_type) if arrow_type is not None else None
+    if limits is not None:  # the twin's values must fit the column's type
+        lo, hi = min(max(lo, limits[0]), limits[1]), max(min(hi, limits[1]), limits[0])
+        if lo >= hi:
+            lo, hi = (hi - 1.0, hi) if hi > limits[0] else (lo, lo + 1.0)
+    return float(lo), float(hi)
 
 
 def _support(noisy: np.ndarray, sigma: float, extend: float) -> tuple[int, int]:
@@ -255,6 +274,20 @@ def _support(noisy: np.ndarray, sigma: float, extend: float) -> tuple[int, int]:
     if strong.size:
         a, z = min(a, int(strong.min())), max(z, int(strong.max()))
     return a, z
+
+
+def _pooled_support(noisy: np.ndarray, sigma: float) -> tuple[int, int]:
+    """:func:`_support` on the finest pooling of neighbouring cells (1, 2, 4, … cells summed) whose
+    fullest pool clears 4.5σ√m: data spread thinly over many octaves (few rows, small ε) is found
+    from pooled counts instead of being mistaken for the single noisiest cell. Post-processing only."""
+    for m in (1, 2, 4, 8, 16, 32):
+        pad = (-len(noisy)) % m
+        pooled = np.concatenate([noisy, np.zeros(pad)]).reshape(-1, m).sum(axis=1)
+        s = sigma * math.sqrt(m)
+        if pooled.max() > 4.5 * s:
+            a, z = _support(pooled, s, extend=2.0)
+            return a * m, min(len(noisy) - 1, (z + 1) * m - 1)
+    return _support(noisy, sigma, extend=2.0)
 
 
 def _refine_bounds(x: pl.Series, counter: NoisyCounter, rho: float, c: ColumnSpec, lo: float, hi: float,
@@ -309,7 +342,10 @@ def _numeric(x: pl.Series, c: ColumnSpec, bounds, counter: NoisyCounter, unit: f
     integral = c.kind is not Kind.FLOAT
     # as many cells as the noise allows: about n̂/(4σ) rows per cell on average (both public)
     sigma = 1.0 / math.sqrt(2.0 * unit)
-    lows, highs = _cells(lo, hi, integral, int(np.clip(n_noisy / (4.0 * sigma), 8, MAX_CELLS)))
+    budget_cells = int(np.clip(n_noisy / (4.0 * sigma), 8, MAX_CELLS))
+    if integral and hi - lo + 1 <= SMALL_INTEGER_RANGE:  # one cell per value: spikes (40 hours) survive
+        budget_cells = max(budget_cells, int(hi - lo + 1))
+    lows, highs = _cells(lo, hi, integral, budget_cells)
     vals = np.clip(x.drop_nulls().to_numpy(), lo, hi)
     true = np.bincount(cell_index(vals, lows, highs), minlength=len(lows))
     true = np.concatenate([[x.null_count()], true]) if nullable else true
@@ -352,6 +388,10 @@ def _categorical(x: pl.Series, c: ColumnSpec, counter: NoisyCounter, unit: float
         noisy = np.clip(noisy, 0, None)
         null_mass = noisy[0] if nullable else 0.0
         cats_mass = list(noisy[1:-1])
+        if noisy[-1] > 0.5 * max(n_noisy, 1.0) and noisy[-1] > 4.5 * sigma:
+            raise InputError(f"column {c.name!r}: most values are not among the declared categories "
+                             f"(DP estimate {min(noisy[-1] / max(n_noisy, 1.0), 1.0):.0%} of rows). Check the "
+                             "spelling and type of the categories (nothing was written or charged)")
         if noisy[-1] > 1.5 * sigma:
             cats, cats_mass = cats + [OTHER], cats_mass + [noisy[-1]]
         return CategoricalProfile(c.name, c.kind, tuple(cats), tuple(cats_mass), float(null_mass))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,9 @@ import yaml
 
 from .errors import InputError
 
-__all__ = ["Kind", "Role", "ColumnSpec", "TableSpec", "load_spec_overrides"]
+__all__ = ["Kind", "Role", "ColumnSpec", "TableSpec", "load_spec_overrides", "MAX_LEARNED_COLUMNS", "type_range"]
+
+MAX_LEARNED_COLUMNS = 100  # candidate pairs grow as k²; measured in docs/reliability.md
 
 
 class Kind(str, enum.Enum):
@@ -160,6 +163,31 @@ class TableSpec:
 _KEYS = {"kind", "role", "bounds", "categories"}
 
 
+def type_range(t: pa.DataType) -> tuple[float, float] | None:
+    """Smallest and largest value a numeric Arrow type can hold (None: not a bounded number type)."""
+    if pa.types.is_integer(t):
+        import numpy as np
+
+        info = np.iinfo(t.to_pandas_dtype())
+        return float(info.min), float(info.max)
+    if pa.types.is_decimal(t):
+        top = 10.0 ** (t.precision - t.scale) - 10.0 ** (-t.scale)
+        return -top, top
+    if pa.types.is_floating(t):
+        return -1.7976931348623157e308, 1.7976931348623157e308
+    return None
+
+
+def _kind_fits(kind: Kind, t: pa.DataType) -> bool:
+    """Whether values of ``kind`` can be written back into a column of Arrow type ``t``."""
+    natural = kind_of(t)
+    if natural is None:
+        return False
+    if kind in (Kind.INTEGER, Kind.FLOAT):
+        return natural in (Kind.INTEGER, Kind.FLOAT)
+    return kind is natural
+
+
 def _column(f: pa.Field, override: Mapping[str, Any], table: str) -> ColumnSpec:
     where = f"table {table!r}, column {f.name!r}"
     bad = set(override) - _KEYS
@@ -170,21 +198,43 @@ def _column(f: pa.Field, override: Mapping[str, Any], table: str) -> ColumnSpec:
     except ValueError:
         raise InputError(f"{where}: role must be one of {[r.value for r in Role]}") from None
     kind = kind_of(f.type)
+    if not isinstance(override, Mapping):
+        raise InputError(f"{where}: settings must be a mapping like {{'role': 'pii'}}, got {override!r}")
     if "kind" in override:
         try:
             kind = Kind(override["kind"])
-        except ValueError:
+        except (ValueError, TypeError):
             raise InputError(f"{where}: kind must be one of {[k.value for k in Kind]}") from None
+        if role is Role.LEARN and not _kind_fits(kind, f.type):
+            raise InputError(f"{where}: kind {kind.value!r} does not fit the column's type {f.type}: its values "
+                             f"could not be written back. Use kind {(kind_of(f.type) or Kind.CATEGORICAL).value!r} "
+                             "(the default), or cast the column in a view")
     if kind is None:
         if role is Role.LEARN:
             raise InputError(f"{where}: type {f.type} cannot be learned. Declare it "
                              f"{{'role': 'ignore'}} to leave it NULL in the twin, or cast it in a view.")
         kind = Kind.CATEGORICAL  # placeholder: ignored columns are never encoded
+    if override.get("bounds") is not None and not kind.is_numeric:
+        raise InputError(f"{where}: bounds apply to numbers, dates and timestamps; this column is {kind.value} "
+                         f"(type {f.type}). Declare its values with categories instead")
     bounds = _bounds(override.get("bounds"), where, kind)
+    if bounds is not None and type_range(f.type) is not None:
+        lo, hi = type_range(f.type)
+        if bounds[0] < lo or bounds[1] > hi:
+            raise InputError(f"{where}: bounds [{bounds[0]:g}, {bounds[1]:g}] exceed what type {f.type} can hold "
+                             f"([{lo:g}, {hi:g}]); declare bounds the data can have")
     cats = override.get("categories")
     if cats is not None:
+        if kind is not Kind.CATEGORICAL or not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                                                or pa.types.is_string_view(f.type) or pa.types.is_dictionary(f.type)):
+            raise InputError(f"{where}: categories apply to string columns; this column is {kind.value} "
+                             f"(type {f.type}). " + ("Declare bounds instead" if kind.is_numeric else
+                                                     "Remove the categories"))
         if not isinstance(cats, (list, tuple)) or not cats:
             raise InputError(f"{where}: categories must be a non-empty list of values")
+        nested = [c for c in cats if not isinstance(c, (str, int, float, bool)) or c is None]
+        if nested:
+            raise InputError(f"{where}: categories must be plain values (text or numbers), got {nested[:3]!r}")
         cats = tuple(str(c) for c in dict.fromkeys(cats))
     if kind is Kind.BOOLEAN:
         cats = ("false", "true")
@@ -208,9 +258,13 @@ def _bounds(b: Any, where: str, kind: Kind | None = None) -> tuple[float, float]
     if b is None:
         return None
     try:
+        if isinstance(b, (str, bytes)) or len(b) != 2:
+            raise TypeError
         lo, hi = (_as_number(x, kind) for x in b)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"{where}: bounds must be [lower, upper] numbers") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise InputError(f"{where}: bounds must be finite numbers, got {list(b)!r}")
     if not lo < hi:
         raise InputError(f"{where}: bounds [{lo}, {hi}] must have lower < upper")
     return lo, hi

@@ -7,6 +7,7 @@ sampling rate the accountant uses never depends on the exact size of the data.
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -71,7 +72,7 @@ def pretrain(model: torch.nn.Module, codes: np.ndarray, epochs: int, seed: int |
         return
     data = torch.as_tensor(codes, dtype=torch.long)
     gen = torch.Generator()
-    gen.manual_seed(seed if seed is not None else int.from_bytes(np.random.bytes(8), "little") >> 1)
+    gen.manual_seed(seed if seed is not None else secrets.randbits(63))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(epochs):
         for idx in torch.randperm(len(data), generator=gen).split(batch_size):
@@ -90,7 +91,7 @@ def train_dp(model: torch.nn.Module, codes: np.ndarray, *, sample_rate: float, s
     data = torch.as_tensor(codes, dtype=torch.long)
     n = data.shape[0]
     gen = torch.Generator()
-    gen.manual_seed(seed if seed is not None else int.from_bytes(np.random.bytes(8), "little") >> 1)
+    gen.manual_seed(seed if seed is not None else secrets.randbits(63))
     # per-sample gradients of the summed loss; the optimizer averages over the *expected*
     # batch size (q · noisy n), so the update scale never depends on the exact data size
     gsm = GradSampleModule(model, loss_reduction="sum")

@@ -1,12 +1,17 @@
 """DuckDB runtime: read a source table, build its twin atomically, record the spend.
 
-The twin and its ledger row are written in one transaction: a failed run leaves neither,
-and charges no budget. The source is only ever read.
+Every check that needs no data runs first (names resolved through the catalog, ledger validated,
+settings, spec against the column types, writability), then the twin and its ledger row are
+written in one transaction that also re-checks the budget cap: a failed run leaves neither, and
+charges no budget. The source is only ever read; a relation that is the source of any twin, or
+that dp-synth did not write, is never dropped or replaced.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +22,22 @@ import pyarrow as pa
 
 from .. import __version__
 from ..errors import InputError
-from ..fit import check_epsilon, check_validation_settings, fingerprint, fit
+from ..faults import kill_point
+from ..fit import check_epsilon, check_seed, check_validation_settings, fit
 from ..model import SynthModel
 from ..spec import load_spec_overrides
 from ..training import TrainingConfig
-from .ledger import Ledger, settings_hash
+from .catalog import canonical, check_not_ambiguous, identity, in_transaction, resolve
+from .engine_checks import check_source_schema
+from .ledger import Ledger, check_cap_value, retry_on_conflict, settings_hash
+from .model_files import RunLock, recover
 from .relation import Relation, quote_ident
 
-__all__ = ["SynthesisResult", "synthesize", "connect", "read_table", "relation_exists", "model_file", "database_file"]
+__all__ = ["SynthesisResult", "synthesize", "connect", "read_table", "relation_exists", "relation_kind",
+           "model_file", "database_file", "table_fingerprint", "open_database", "MAX_TWIN_ROWS"]
+
+MAX_TWIN_ROWS = 10**9        # absolute limit on --rows
+ROWS_PER_SOURCE_ROW = 100    # --rows may be at most this many times the source's size unless forced
 
 
 @dataclass
@@ -38,11 +51,41 @@ class SynthesisResult:
     model_path: str | None = None
 
 
-def connect(db: str | Path | duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBPyConnection, bool]:
+def open_database(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file, turning the engine's I/O errors into messages that say what to do."""
+    p = Path(path)
+    if str(path) in (":memory:", ""):
+        return duckdb.connect(":memory:")
+    if p.is_dir():
+        raise InputError(f"database {str(p)!r} is a directory; give the path of a .duckdb file")
+    if read_only and not p.is_file():
+        raise InputError(f"database file {str(p)!r} not found")
+    try:
+        con = duckdb.connect(str(p), read_only=read_only)
+    except duckdb.IOException as e:
+        text = str(e)
+        if "lock" in text.lower():
+            raise InputError(f"database {str(p)!r} is in use by another process (DuckDB allows one writer): "
+                             "wait for it to finish, or close it, and run again") from None
+        if "read-only" in text.lower() or "permission" in text.lower():
+            raise InputError(f"database {str(p)!r} cannot be opened for writing ({text.splitlines()[0]}); "
+                             "check the file's and its directory's permissions") from None
+        raise InputError(f"{str(p)!r} cannot be opened as a DuckDB database ({text.splitlines()[0]})") from None
+    except duckdb.Error as e:
+        raise InputError(f"{str(p)!r} is not a DuckDB database this version can open "
+                         f"({str(e).splitlines()[0]})") from None
+    con.execute("SET arrow_large_buffer_size = true")  # strings > 2 GB per batch in total
+    return con
+
+
+def connect(db: Any) -> tuple[duckdb.DuckDBPyConnection, bool]:
     """A connection and whether we own it (and must close it)."""
     if isinstance(db, duckdb.DuckDBPyConnection):
         return db, False
-    return duckdb.connect(str(db)), True
+    if isinstance(db, (str, Path)):
+        return open_database(db), True
+    raise InputError(f"db must be a DuckDB file path or a duckdb connection, got a {type(db).__name__}. "
+                     "(Spark sessions are not supported by this version: there is no Spark engine yet)")
 
 
 def database_file(con) -> str | None:
@@ -52,13 +95,12 @@ def database_file(con) -> str | None:
 
 
 def relation_kind(con, rel: Relation) -> str | None:
-    rows = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = ? "
-                       "AND table_name = ?", [rel.schema, rel.name]).fetchall()
-    return rows[0][0] if rows else None
+    found = resolve(con, rel)
+    return found.kind if found else None
 
 
 def relation_exists(con, rel: Relation) -> bool:
-    return relation_kind(con, rel) is not None
+    return resolve(con, rel) is not None
 
 
 def read_table(con, rel: Relation, batch_rows: int = 1_000_000) -> pa.Table:
@@ -67,100 +109,235 @@ def read_table(con, rel: Relation, batch_rows: int = 1_000_000) -> pa.Table:
     return reader.read_all()
 
 
-def synthesize(db: str | Path | duckdb.DuckDBPyConnection, table: str, epsilon: float,
-               delta: float | None = None, *, target: str | None = None, rows: int | None = None,
-               spec: Mapping | str | None = None, seed: int | None = None,
-               budget_cap: float | None = None, model_dir: str | Path | None = None,
-               ledger_schema: str = "main", config: TrainingConfig | None = None,
-               min_rows: int | None = None, invoked_by: str = "python",
+def table_fingerprint(con, rel: Relation) -> str:
+    """Order-independent content hash, computed by the engine: column names and types, row count,
+    and the sum (mod 2¹²⁸) of every row's hash. Equal tables give equal fingerprints whatever order
+    a scan returns their rows in; no copy of the table is made."""
+    import hashlib
+
+    cols = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
+                       "AND schema_name = ? AND table_name = ? ORDER BY column_index", [rel.schema, rel.name]).fetchall()
+    n, s, x = con.execute(f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0), coalesce(bit_xor(hash(t)), 0) "
+                          f"FROM {rel.sql} AS t").fetchall()[0]
+    return hashlib.sha256(repr((cols, int(n), int(s), int(x))).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A run's settings once checked (everything that needs no data)."""
+
+    source: Relation
+    twin: Relation
+    epsilon: float
+    delta: float | None
+    rows: int | None
+    seed: int | None
+    spec: dict
+    cap: float | None
+    delta_cap: float | None
+    config: TrainingConfig
+    ledger: Ledger
+    validation: dict
+
+
+def synthesize(db: Any, table: str, epsilon: float, delta: float | None = None, *,
+               target: str | None = None, rows: int | None = None, spec: Mapping | str | None = None,
+               seed: int | None = None, budget_cap: float | None = None, delta_cap: float | None = None,
+               model_dir: str | Path | None = None, ledger_schema: str = "main",
+               config: TrainingConfig | None = None, min_rows: int | None = None, invoked_by: str = "python",
                extra: Mapping[str, Any] | None = None, validation: Mapping[str, str] | None = None,
+               force_rows: bool = False,
                on_step: Callable[[int, int, float], None] | None = None) -> SynthesisResult:
-    """Build the DP twin of ``table`` in the DuckDB database ``db``.
+    """Build the DP twin of ``table`` in the DuckDB database ``db`` (a path or a connection).
 
     ``validation`` = {target, positive, secret}: the twin's inputs for ``dp-synth validate``, kept
-    in the model file. Default target: the same name in schema ``<schema>_synthetic``. ``budget_cap`` refuses a
-    run that would take the source's total ε (ledger, basic composition) over the cap,
-    before any work. An unchanged source with unchanged settings reuses the existing twin.
+    in the model file. Default target: the same name in schema ``<schema>_synthetic``.
+    ``budget_cap``/``delta_cap`` refuse a run that would take the source's total ε/δ (ledger, basic
+    composition, counted inside the committing transaction) over the cap. An unchanged source
+    with unchanged settings reuses the existing twin, if it is still what was written.
+    A connection with an open transaction is refused: dp-synth commits its own work.
     """
     con, owned = connect(db)
     try:
-        return _synthesize(con, db, table, epsilon, delta, target, rows, spec, seed, budget_cap, model_dir,
-                           ledger_schema, config, min_rows, invoked_by, dict(extra or {}), validation, on_step)
+        if in_transaction(con):
+            raise InputError("the connection has an open transaction; dp-synth writes the twin and its ledger row "
+                             "in a transaction of its own. COMMIT or ROLLBACK first (nothing was done)")
+        run = _check(con, table, epsilon, delta, target, rows, spec, seed, budget_cap, delta_cap, ledger_schema,
+                     config, validation, force_rows)
+        return _synthesize(con, db, run, model_dir, min_rows, invoked_by, dict(extra or {}), on_step)
     finally:
         if owned:
             con.close()
 
 
-def _synthesize(con, db, table, epsilon, delta, target, rows, spec, seed, budget_cap, model_dir,
-                ledger_schema, config, min_rows, invoked_by, extra, validation, on_step) -> SynthesisResult:
+def _check(con, table, epsilon, delta, target, rows, spec, seed, budget_cap, delta_cap, ledger_schema, config,
+           validation, force_rows) -> _Run:
     source = Relation.parse(table)
-    eps = check_epsilon(epsilon, f"table {str(source)!r}: ")
-    declared = check_validation_settings(validation, f"table {str(source)!r}: ")
-    if not relation_exists(con, source):
+    where = f"table {str(source)!r}: "
+    eps = check_epsilon(epsilon, where)
+    seed = check_seed(seed, where)
+    declared = check_validation_settings(validation, where)
+    cap, dcap = check_cap_value(budget_cap), check_cap_value(delta_cap, "delta_cap")
+    check_not_ambiguous(con, source, "table")
+    found = resolve(con, source)
+    if found is None:
         raise InputError(f"table {str(source)!r} not found in the database. Check the name "
                          "(schema.table; quote names with dots or spaces)")
+    if found.kind == "VIEW":
+        raise InputError(f"{str(source)!r} is a view. Twins are built from tables, so that the twin, its "
+                         "fingerprint and the budget cap refer to fixed data: CREATE TABLE … AS SELECT from "
+                         "the view (and cap that table)")
+    source = found.relation
+    ledger = Ledger(con, ledger_schema)
+    ledger.rows()  # validated first: a tampered ledger stops the run here, whatever else is wrong
     twin = Relation.parse(target) if target else source.synthetic_sibling()
-    if twin == source:
+    check_not_ambiguous(con, twin, "target")
+    twin = canonical(con, twin)
+    if identity(twin) == identity(source):
         raise InputError(f"target {str(twin)!r} is the source table itself; the source is never modified. "
                          "Choose another target")
-    ledger = Ledger(con, ledger_schema)
-    if relation_exists(con, twin) and not ledger.is_twin(str(twin)):
+    if ledger.is_source(identity(twin)):
+        raise InputError(f"target {str(twin)!r} is the source of a twin in the ledger; it is never replaced. "
+                         "Choose another target")
+    if resolve(con, twin) is not None and not ledger.is_twin(identity(twin)):
         raise InputError(f"target {str(twin)!r} already exists and was not created by dp-synth; "
                          "refusing to overwrite it. Drop it or choose another target")
-    if rows is not None and (not isinstance(rows, int) or rows < 1):
-        raise InputError(f"rows must be a positive whole number, got {rows!r}")
-
-    data = read_table(con, source)
-    print_fp = fingerprint(data)
+    if rows is not None:
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            raise InputError(f"rows must be a positive whole number, got {rows!r}")
+        if rows > MAX_TWIN_ROWS and not force_rows:
+            raise InputError(f"rows={rows:,} is more than dp-synth writes without force_rows=True "
+                             f"(limit {MAX_TWIN_ROWS:,})")
+    overrides = load_spec_overrides(spec)
     config = config or TrainingConfig()
-    settings = settings_hash(epsilon=eps, delta=delta, spec=load_spec_overrides(spec), rows=rows,
-                              seed=seed, config=config.to_json(), twin=str(twin))
-    previous = ledger.find_reusable(str(source), print_fp, settings, str(twin))
-    if previous is not None and relation_exists(con, twin):
-        return SynthesisResult(source, twin, int(previous["twin_rows"]), None, previous, reused=True,
-                               model_path=previous["model_path"])
+    overrides = check_source_schema(con, source, overrides, str(source))
+    _check_writable(con, twin, rows)
+    return _Run(source, twin, eps, delta, rows, seed, overrides, cap, dcap, config, ledger, declared)
 
-    ledger.check_cap(str(source), eps, budget_cap)
+
+def _check_writable(con, twin: Relation, rows: int | None) -> None:
+    ro = con.execute("SELECT readonly FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    if ro and ro[0][0]:
+        raise InputError("the database is open read-only; the twin and its ledger row cannot be written. "
+                         "Open it for writing")
+    path = database_file(con)
+    if path:
+        import os
+
+        folder = Path(path).resolve().parent
+        if not os.access(path, os.W_OK) or not os.access(folder, os.W_OK):
+            raise InputError(f"database {path!r} or its directory is not writable; the twin, its ledger row "
+                             "and its model file could not be written. Fix the permissions")
+        if rows is not None:
+            free = shutil.disk_usage(folder).free
+            if rows * 64 > free:  # a generous lower estimate of DuckDB's bytes per row, 8 columns
+                raise InputError(f"rows={rows:,} would not fit in the {free / 2**30:.1f} GiB free next to {path!r}")
+
+
+def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_step) -> SynthesisResult:
+    source, twin, ledger = run.source, run.twin, run.ledger
+    dbfile = database_file(con)
+    folder = _model_dir(db, con, model_dir)
+    recover(folder, str(dbfile), lambda schema, run_id: _committed(con, schema, run_id))
+    print_fp = table_fingerprint(con, source)
+    settings = settings_hash(epsilon=run.epsilon, delta=run.delta, spec=run.spec, rows=run.rows,
+                              seed=run.seed, config=run.config.to_json(), twin=str(twin))
+    latest = ledger.latest_for_twin(identity(twin))
+    if latest is not None and resolve(con, twin) is not None and (latest["source_fingerprint"], latest["settings_hash"]) \
+            == (print_fp, settings) and identity(Relation(latest["source_schema"], latest["source_table"])) == identity(source):
+        if latest.get("twin_fingerprint") and latest["twin_fingerprint"] != table_fingerprint(con, twin):
+            raise InputError(f"twin {str(twin)!r} was changed after dp-synth wrote it (its content no longer "
+                             "matches the ledger's record); refusing to reuse or replace it. Inspect it, drop it, "
+                             "and run again to rebuild")
+        return SynthesisResult(source, twin, int(latest["twin_rows"]), None, latest, reused=True,
+                               model_path=latest["model_path"])
+    if latest is not None and latest.get("twin_fingerprint") and resolve(con, twin) is not None \
+            and latest["twin_fingerprint"] != table_fingerprint(con, twin):
+        raise InputError(f"twin {str(twin)!r} was changed after dp-synth wrote it; refusing to replace it. "
+                         "Inspect it, drop it, and run again")
+    if run.rows is not None:
+        n_source = con.execute(f"SELECT count(*) FROM {source.sql}").fetchall()[0][0]
+        if run.rows > ROWS_PER_SOURCE_ROW * max(n_source, 1):
+            raise InputError(f"rows={run.rows:,} is more than {ROWS_PER_SOURCE_ROW}× the source's size; a twin "
+                             "that large repeats the model, not the data. Ask for fewer rows (or force_rows=True)")
+    ledger.check_cap(str(source), identity(source), print_fp, run.epsilon, 0.0, run.cap, None)
+
+    kill_point("before_measure")
+    data = read_table(con, source)
+
+    def step(i: int, steps: int, eps: float) -> None:
+        if i >= steps // 2:
+            kill_point("during_training")
+        if on_step is not None:
+            on_step(i, steps, eps)
 
     kwargs = {"min_rows": min_rows} if min_rows is not None else {}
-    model = fit(data, eps, delta, spec, seed, config=config, table_name=str(source), on_step=on_step,
-                source_fingerprint=print_fp, **kwargs)
+    model = fit(data, run.epsilon, run.delta, run.spec, run.seed, config=run.config, table_name=str(source),
+                on_step=step, **kwargs)
     del data
-    model.metadata["validation"] = declared
+    model.metadata["validation"] = run.validation
     run_id = uuid.uuid4().hex
-    model_path = model_file(db, model_dir, source, run_id)
-    if model_path is not None:
-        model.save(model_path)
+    model_path = model_file(db, model_dir, source, run_id, folder)
+    row = {
+        "run_id": run_id, "source": str(source), "source_schema": source.schema, "source_table": source.name,
+        "twin_schema": twin.schema, "twin_table": twin.name, "source_fingerprint": print_fp,
+        "columns_learned": model.metadata["learned_columns"], "twin": str(twin),
+        "mechanisms": model.privacy.mechanisms, "epsilon": model.privacy.epsilon, "delta": model.privacy.delta,
+        "epsilon_profile": model.privacy.parts.get("profile"), "epsilon_training": model.privacy.parts.get("training"),
+        "budget_cap": run.cap, "delta_cap": run.delta_cap, "privacy": model.privacy.to_json(),
+        "settings_hash": settings, "package_version": __version__,
+        "model_path": str(model_path) if model_path else None, "invoked_by": invoked_by,
+        "holdout_key": model.holdout_key, **extra}
+    lock = RunLock(model_path, str(dbfile), ledger.schema, run_id) if model_path is not None else None
     try:
-        n = _write_twin(con, source, twin, model, rows, ledger, {
-            "run_id": run_id, "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), "source": str(source),
-            "source_schema": source.schema, "source_table": source.name, "twin_schema": twin.schema,
-            "twin_table": twin.name, "source_fingerprint": print_fp, "columns_learned": model.metadata["learned_columns"],
-            "twin": str(twin), "mechanisms": model.privacy.mechanisms, "epsilon": model.privacy.epsilon,
-            "delta": model.privacy.delta, "epsilon_profile": model.privacy.parts.get("profile"),
-            "epsilon_training": model.privacy.parts.get("training"), "budget_cap": budget_cap,
-            "privacy": model.privacy.to_json(), "settings_hash": settings, "package_version": __version__,
-            "model_path": str(model_path) if model_path else None, "invoked_by": invoked_by, **extra})
+        if lock is not None:
+            lock.__enter__()
+            model.save(model_path)
+            kill_point("after_model_save")
+        ledger.ensure()
+        n = retry_on_conflict(_write_twin, con, run, model, row)
+        kill_point("after_commit")
     except BaseException:
         if model_path is not None:
             Path(model_path).unlink(missing_ok=True)
         raise
-    return SynthesisResult(source, twin, n, model, ledger.rows(str(source))[-1],
+    finally:
+        if lock is not None and lock._fd is not None:
+            lock.__exit__()
+    return SynthesisResult(source, twin, n, model, ledger.latest_for_twin(identity(twin)),
                            model_path=str(model_path) if model_path else None)
 
 
-def model_file(db, model_dir, source: Relation, run_id: str) -> Path | None:
+def _committed(con, schema: str, run_id: str) -> bool:
+    ledger = Ledger(con, schema)
+    return ledger.exists() and bool(con.execute(f"SELECT count(*) FROM {ledger.sql} WHERE run_id = ?",
+                                                [run_id]).fetchall()[0][0])
+
+
+def _model_dir(db, con, model_dir) -> Path | None:
+    if model_dir is not None:
+        return Path(model_dir)
+    path = db if isinstance(db, (str, Path)) else database_file(con)
+    if path is None or str(path) in (":memory:", ""):
+        return None
+    return Path(path).resolve().parent / ".dp_synth" / "models"
+
+
+def model_file(db, model_dir, source: Relation, run_id: str, folder: Path | None = None) -> Path | None:
     """Where a run's model file goes: ``model_dir``, else ``.dp_synth/models`` next to the database file."""
-    if model_dir is None:
-        if not isinstance(db, (str, Path)) or str(db) in (":memory:", ""):
-            return None
-        model_dir = Path(db).resolve().parent / ".dp_synth" / "models"
+    if folder is None:
+        if model_dir is None:
+            if not isinstance(db, (str, Path)) or str(db) in (":memory:", ""):
+                return None
+            model_dir = Path(db).resolve().parent / ".dp_synth" / "models"
+        folder = Path(model_dir)
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{source.schema}.{source.name}")
-    return Path(model_dir) / f"{safe}-{run_id[:12]}.safetensors"
+    return folder / f"{safe}-{run_id[:12]}.safetensors"
 
 
-def _write_twin(con, source: Relation, twin: Relation, model: SynthModel, rows: int | None,
-                ledger: Ledger, row: dict[str, Any]) -> int:
+def _write_twin(con, run: _Run, model: SynthModel, row: dict[str, Any]) -> int:
+    """One transaction: twin into a temp table, old twin dropped, rename, cap re-checked, ledger row."""
+    source, twin, ledger = run.source, run.twin, run.ledger
     tmp = Relation(twin.schema, f"__dp_synth_tmp_{row['run_id'][:12]}")
     view = f"__dp_synth_batch_{row['run_id'][:12]}"
     con.execute("BEGIN TRANSACTION")
@@ -169,15 +346,27 @@ def _write_twin(con, source: Relation, twin: Relation, model: SynthModel, rows: 
         # the source's own column types, names and order; no rows
         con.execute(f"CREATE TABLE {tmp.sql} AS SELECT * FROM {source.sql} LIMIT 0")
         n = 0
-        for batch in model.sample_batches(rows):
+        for batch in model.sample_batches(run.rows):
             con.register(view, pa.Table.from_batches([batch]))
-            con.execute(f"INSERT INTO {tmp.sql} SELECT * FROM {quote_ident(view)}")
-            con.unregister(view)
+            try:
+                con.execute(f"INSERT INTO {tmp.sql} SELECT * FROM {quote_ident(view)}")
+            except duckdb.ConversionException as e:
+                raise InputError(f"table {str(source)!r}: a generated value does not fit the source's column "
+                                 f"types ({str(e).splitlines()[0]}); nothing was written or charged") from None
+            finally:
+                con.unregister(view)
             n += batch.num_rows
-        con.execute(f"DROP TABLE IF EXISTS {twin.sql}")
+            kill_point("during_insert")
+        old = resolve(con, twin)
+        if old is not None:
+            con.execute(f"DROP TABLE {old.relation.sql}")
         con.execute(f"ALTER TABLE {tmp.sql} RENAME TO {quote_ident(twin.name)}")
-        ledger.ensure()
-        ledger.append({**row, "twin_rows": n})
+        kill_point("after_rename")
+        written = canonical(con, twin)
+        ledger.commit_spend({**row, "twin_rows": n, "twin_fingerprint": table_fingerprint(con, written),
+                             "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)},
+                            identity(source), run.cap, run.delta_cap)
+        kill_point("after_ledger_append")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

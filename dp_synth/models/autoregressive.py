@@ -37,6 +37,22 @@ class AutoregressiveGenerator(nn.Module):
         if marginals is not None:
             self.init_from_marginals(marginals)
 
+    @staticmethod
+    def expected_shapes(config: dict) -> dict[str, tuple[int, ...]]:
+        """Tensor shapes a config implies, computed without allocating (to check a file first)."""
+        cards = [int(k) for k in config["cardinalities"]]
+        order = [int(i) for i in config.get("order") or range(len(cards))]
+        e, h = int(config.get("embed_dim", 8)), int(config.get("hidden", 64))
+        if sorted(order) != list(range(len(cards))) or min(cards + [e, h, 1]) < 1:
+            raise ValueError("order is not a permutation of the columns, or a size is < 1")
+        ks = [cards[i] for i in order]
+        shapes = {f"embeddings.{j}.weight": (k, e) for j, k in enumerate(ks[:-1])}
+        shapes |= {"heads.0.weight": (ks[0], 1), "heads.0.bias": (ks[0],)}
+        for j, k in enumerate(ks[1:], start=1):
+            shapes |= {f"heads.{j}.0.weight": (h, j * e), f"heads.{j}.0.bias": (h,),
+                       f"heads.{j}.2.weight": (k, h), f"heads.{j}.2.bias": (k,)}
+        return shapes
+
     @torch.no_grad()
     def init_from_marginals(self, marginals: Sequence[np.ndarray]) -> None:
         for head, p in zip(self.heads, marginals):

@@ -20,9 +20,9 @@ import pyarrow as pa
 
 from ..artifact import read_artifact
 from ..errors import ArtifactError, InputError
-from ..fit import fingerprint
 from ..holdout import split
-from ..io.duckdb import read_table, relation_exists
+from ..io.catalog import canonical
+from ..io.duckdb import read_table, relation_exists, table_fingerprint
 from ..io.ledger import Ledger
 from ..io.relation import Relation
 
@@ -102,17 +102,19 @@ def _model_document(ledger_row: dict | None) -> tuple[dict | None, str]:
         return None, f"model file {str(path)!r} unreadable ({e}); no holdout"
 
 
-def _holdout(table: pa.Table, ledger_row: dict | None, document: dict | None,
-             why_not: str) -> tuple[pa.Table, pa.Table | None, str]:
+def _holdout(table: pa.Table, ledger_row: dict | None, document: dict | None, why_not: str,
+             source_fingerprint: str) -> tuple[pa.Table, pa.Table | None, str]:
     if document is None:
         return table, None, why_not
     plan = document.get("metadata", {}).get("holdout") or {}
     if not plan.get("share"):
         return table, None, "the model was trained on every source row (holdout share 0)"
-    if fingerprint(table) != ledger_row.get("source_fingerprint"):
+    if source_fingerprint != ledger_row.get("source_fingerprint"):
         return table, None, "the source changed since the twin was trained; its holdout cannot be re-derived"
-    train, hold = split(table, plan["share"], plan["seed"])
-    return train, hold, f"re-derived from the model's plan (share {plan['share']}, seed {plan['seed']})"
+    if not ledger_row.get("holdout_key"):
+        return table, None, "the ledger row holds no holdout key (a twin from an older version); no holdout"
+    train, hold = split(table, plan["share"], ledger_row["holdout_key"])
+    return train, hold, f"re-derived with the run's key from the ledger (share {plan['share']})"
 
 
 def ledger_twins(con: duckdb.DuckDBPyConnection, ledger_schema: str = "main") -> list[str]:
@@ -123,7 +125,7 @@ def ledger_twins(con: duckdb.DuckDBPyConnection, ledger_schema: str = "main") ->
 def load_pair(con: duckdb.DuckDBPyConnection, twin: str, source: str | None = None,
               ledger_schema: str = "main") -> EvaluationPair:
     """Read a twin and its source from DuckDB; every bad input is an :class:`InputError`."""
-    twin_rel = Relation.parse(twin)
+    twin_rel = canonical(con, Relation.parse(twin))
     if not relation_exists(con, twin_rel):
         raise InputError(f"twin table {str(twin_rel)!r} not found in the database. Check the name "
                          "(schema.table, e.g. main_synthetic.customers)")
@@ -134,7 +136,7 @@ def load_pair(con: duckdb.DuckDBPyConnection, twin: str, source: str | None = No
             raise InputError(f"table {str(twin_rel)!r} has no row in the privacy ledger, so its source is unknown. "
                              "Pass --source SCHEMA.TABLE")
         source = twin_rows[-1]["source"]
-    source_rel = Relation.parse(source)
+    source_rel = canonical(con, Relation.parse(source))
     if source_rel == twin_rel:
         raise InputError(f"--source {str(source_rel)!r} is the twin itself; name the real table")
     if not relation_exists(con, source_rel):
@@ -148,7 +150,7 @@ def load_pair(con: duckdb.DuckDBPyConnection, twin: str, source: str | None = No
         raise InputError(f"source {str(source_rel)!r} is empty: there is nothing to compare the twin with")
     latest = twin_rows[-1] if twin_rows and twin_rows[-1]["source"] == str(source_rel) else None
     document, why_not = _model_document(latest)
-    train, hold, note = _holdout(real, latest, document, why_not)
+    train, hold, note = _holdout(real, latest, document, why_not, table_fingerprint(con, source_rel))
     declared = dict((document or {}).get("metadata", {}).get("validation") or {})
     learned = json.loads(latest["columns_learned"]) if latest and latest.get("columns_learned") else None
     columns = [c for c in synthetic.columns if learned is None or c in learned]

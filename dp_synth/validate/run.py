@@ -64,6 +64,31 @@ def _context(docs_dir: Path):
     return context
 
 
+# No script runs in our Data Docs: GX renders table, column and value text that come from the
+# warehouse, and a value like "<script>…" or "</style><script>…" must never execute in a reader's
+# browser. The policy is the first element of <head>, so nothing injected later can precede it.
+CSP = ("default-src 'none'; script-src 'none'; object-src 'none'; frame-src 'none'; child-src 'none'; "
+       "base-uri 'none'; form-action 'none'; style-src 'self' 'unsafe-inline' https:; "
+       "img-src 'self' data:; font-src 'self' data: https:")
+_CSP_TAG = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+
+
+def harden_data_docs(docs_dir: Path) -> list[Path]:
+    """Put the no-script policy at the top of every Data Docs page (idempotent); returns the pages."""
+    import re
+
+    pages = sorted(Path(docs_dir).rglob("*.html")) if Path(docs_dir).is_dir() else []
+    for page in pages:
+        html = page.read_text(encoding="utf-8", errors="replace")
+        if _CSP_TAG in html[:4096]:
+            continue
+        m = re.search(r"<head\b[^>]*>", html, flags=re.IGNORECASE)
+        at = m.end() if m else 0
+        body = html[:at] + _CSP_TAG + html[at:] if m else f"<head>{_CSP_TAG}</head>" + html
+        page.write_text(body, encoding="utf-8")
+    return pages
+
+
 def _outcome(r) -> dict[str, Any]:
     info = r.exception_info or {}
     error = info.get("exception_message") if info.get("raised_exception") else None
@@ -130,6 +155,7 @@ def validate(db, table: str, source: str | None = None, suite: str = "all", out:
         out_dir = Path(out) if out else (Path(str(db)).resolve().parent if isinstance(db, (str, Path)) else Path.cwd()) / "dp_synth_validation"
         docs_dir = out_dir / "data_docs"
         outcomes = _run_checkpoint(pair, loaded, docs_dir)
+        harden_data_docs(docs_dir)
         result = ValidationResult(
             twin=str(pair.twin), source=str(pair.source), success=all(o["success"] for o in outcomes.values()),
             suites=outcomes, holdout=pair.holdout_note,

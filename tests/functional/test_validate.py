@@ -45,9 +45,10 @@ def _copy_training_rows(adult_db, tmp_path):
     """A 'twin' that is the very rows the generator was trained on (holdout rows left out)."""
     path = _copy(adult_db, tmp_path, f"DELETE FROM {TWIN}")
     with duckdb.connect(str(path)) as con:
-        model_path = Ledger(con).rows("main.adult")[-1]["model_path"]
-        plan = read_artifact(model_path)[0]["metadata"]["holdout"]
-        train, _ = split(con.sql("SELECT * FROM main.adult").to_arrow_table(), plan["share"], plan["seed"])
+        row = Ledger(con).rows("main.adult")[-1]
+        plan = read_artifact(row["model_path"])[0]["metadata"]["holdout"]
+        assert "seed" not in plan and "key" not in plan  # the key lives in the ledger only
+        train, _ = split(con.sql("SELECT * FROM main.adult").to_arrow_table(), plan["share"], row["holdout_key"])
         con.register("train_rows", train)
         con.execute(f"INSERT INTO {TWIN} SELECT * FROM train_rows")
     return path

@@ -67,9 +67,9 @@ def test_dp_bounds_cover_the_bulk_and_clamp_outliers():
 
 
 def test_nan_and_inf_are_rejected_with_column_name():
-    with pytest.raises(InputError, match=r"column 'x'.*NaN/inf"):
+    with pytest.raises(InputError, match=r"column .x. holds NaN or infinite"):
         _profile(pl.DataFrame({"x": [1.0, float("nan")] * 100}))
-    with pytest.raises(InputError, match=r"column 'x'.*NaN/inf"):
+    with pytest.raises(InputError, match=r"column .x. holds NaN or infinite"):
         _profile(pl.DataFrame({"x": [1.0, float("inf")] * 100}))
 
 
