@@ -38,11 +38,26 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+_EXTRA_MODULES = {"gx": ("great_expectations", "pandas"), "report": ("matplotlib",)}
+
+
 def _optional(module: str, name: str, extra: str):
     """A function from an optional part of the package, or exit 2 naming the extra to install."""
+    import importlib.util
+
+    def absent(m: str) -> bool:
+        try:
+            return importlib.util.find_spec(m) is None
+        except (ImportError, ValueError, AttributeError):
+            return True
+
+    missing = [m for m in _EXTRA_MODULES.get(extra, ()) if absent(m)]
+    if missing:
+        _fail(f"this command needs the {extra!r} extra (missing: {', '.join(missing)}): "
+              f"pip install 'dp-synth[{extra}]'")
     try:
         return getattr(importlib.import_module(module, __package__), name)
-    except ImportError as e:  # pragma: no cover - depends on the installed extras
+    except ImportError as e:
         _fail(f"this command needs the {extra!r} extra: pip install 'dp-synth[{extra}]' ({e})")
 
 

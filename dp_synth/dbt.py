@@ -33,6 +33,7 @@ from . import __version__
 from .errors import InputError
 from .fit import check_epsilon, check_seed, check_validation_settings, fit
 from .io.catalog import identity, resolve
+from .io.engine_checks import check_source_schema
 from .io.duckdb import database_file, model_file, relation_exists, table_fingerprint
 from .io.ledger import Ledger, check_cap_value, settings_hash
 from .io.relation import Relation, _split, quote_ident
@@ -124,10 +125,12 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
             and relation_exists(session, twin):
         return session.sql(f"SELECT * FROM {twin.sql}")  # unchanged: no new spend
 
+    overrides = check_source_schema(session, src_rel, load_spec_overrides(cfg.get("spec")),
+                                    f"{src_name} (dbt model {model})")
     ledger.check_cap(src_name, identity(src_rel), print_fp, eps, 0.0, cap)
     data = source.to_arrow_table()
     kwargs = {"min_rows": int(cfg["min_rows"])} if cfg.get("min_rows") is not None else {}
-    model_obj = fit(data, eps, cfg.get("delta"), load_spec_overrides(cfg.get("spec")), seed,
+    model_obj = fit(data, eps, cfg.get("delta"), overrides, seed,
                     config=training, table_name=f"{src_name} (dbt model {model})", **kwargs)
     model_obj.metadata["validation"] = declared
     twin_rows = pa.Table.from_batches(list(model_obj.sample_batches(cfg.get("rows"))))

@@ -16,16 +16,15 @@ __all__ = ["build_report"]
 def build_report(db: str | Path, out: str | Path | None = "dp_synth_report.html",
                  json_out: str | Path | None = None) -> dict[str, Any]:
     """Write the HTML (and JSON) report for every twin in DuckDB file ``db``; returns the JSON dict."""
-    import duckdb
-
     from ..errors import InputError
+    from ..io.duckdb import open_database
     from .collect import collect
     from .render import render_html
 
     path = Path(db)
     if not path.is_file():
         raise InputError(f"database file {str(path)!r} not found")
-    with duckdb.connect(str(path), read_only=True) as con:
+    with open_database(path, read_only=True) as con:
         report = collect(con, database=str(path))
     if out is not None:
         _write(Path(out), render_html(report))

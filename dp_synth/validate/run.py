@@ -89,6 +89,17 @@ def harden_data_docs(docs_dir: Path) -> list[Path]:
     return pages
 
 
+def _file_label(rel) -> str:
+    """A file name for a relation: its name where that is a safe file name, else a sanitised name + hash."""
+    import hashlib
+    import re
+
+    plain = f"{rel.schema}.{rel.name}"
+    if re.fullmatch(r"[A-Za-z0-9_.-]{1,120}", plain):
+        return plain
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", plain)[:60] + "-" + hashlib.sha1(plain.encode()).hexdigest()[:8]
+
+
 def _outcome(r) -> dict[str, Any]:
     info = r.exception_info or {}
     error = info.get("exception_message") if info.get("raised_exception") else None
@@ -165,7 +176,7 @@ def validate(db, table: str, source: str | None = None, suite: str = "all", out:
             seconds=round(time.perf_counter() - start, 2), data_docs=str(docs_dir / "index.html"), notes=notes)
         result.failures = [f"{n}: {e['type']} {e['kwargs']} observed {e['observed_value']}" + (f" ({e['error']})" if e["error"] else "")
                            for n, o in outcomes.items() for e in o["expectations"] if not e["success"]]
-        summary = out_dir / f"{pair.twin.schema}.{pair.twin.name}.json"
+        summary = out_dir / f"{_file_label(pair.twin)}.json"
         result.summary_path = str(summary)
         summary.write_text(json.dumps(result.to_json(), indent=2, default=str))
         _record(con, result)
@@ -180,17 +191,19 @@ def _run_checkpoint(pair: EvaluationPair, loaded: dict, docs_dir: Path) -> dict[
 
     docs_dir.mkdir(parents=True, exist_ok=True)
     context = _context(docs_dir)
-    asset = context.data_sources.add_pandas("dp_synth").add_dataframe_asset(str(pair.twin))
+    # GX turns these names into file paths: a table name holding "/" or markup must not reach them raw
+    label = _file_label(pair.twin)
+    asset = context.data_sources.add_pandas("dp_synth").add_dataframe_asset(label)
     batch_definition = asset.add_batch_definition_whole_dataframe("pair")
     parameters: dict[str, Any] = {}
     definitions = []
     for name, item in loaded.items():
         suite = context.suites.add(item.suite)
         definitions.append(context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{name}:{pair.twin}", data=batch_definition, suite=suite)))
+            gx.ValidationDefinition(name=f"{name}:{label}", data=batch_definition, suite=suite)))
         parameters.update(item.parameters)
     checkpoint = context.checkpoints.add(gx.Checkpoint(
-        name=f"dp_synth:{pair.twin}", validation_definitions=definitions,
+        name=f"dp_synth:{label}", validation_definitions=definitions,
         actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["dp_synth"])]))
     run = checkpoint.run(batch_parameters={"dataframe": pair.to_batch()}, expectation_parameters=parameters)
     by_suite = {item.suite.name: name for name, item in loaded.items()}
