@@ -158,7 +158,9 @@ def synthesize(db: Any, table: str, epsilon: float, delta: float | None = None, 
     A connection with an open transaction is refused: dp-synth commits its own work.
     """
     con, owned = connect(db)
+    large = con.execute("SELECT current_setting('arrow_large_buffer_size')").fetchall()[0][0]
     try:
+        con.execute("SET arrow_large_buffer_size = true")  # more than 2 GB of strings per column
         if in_transaction(con):
             raise InputError("the connection has an open transaction; dp-synth writes the twin and its ledger row "
                              "in a transaction of its own. COMMIT or ROLLBACK first (nothing was done)")
@@ -168,6 +170,8 @@ def synthesize(db: Any, table: str, epsilon: float, delta: float | None = None, 
     finally:
         if owned:
             con.close()
+        else:  # the caller's connection gets its setting back
+            con.execute(f"SET arrow_large_buffer_size = {'true' if large else 'false'}")
 
 
 def _check(con, table, epsilon, delta, target, rows, spec, seed, budget_cap, delta_cap, ledger_schema, config,

@@ -207,3 +207,16 @@ def test_forged_huge_hidden_size_refused_before_allocating(tmp_path):
     with pytest.raises(ArtifactError, match="do not match its weights"):
         dp_synth.SynthModel.load(path)
     assert time.perf_counter() - t0 < 10
+
+
+@pytest.mark.slow
+def test_more_than_2gb_of_strings_in_one_column(tmp_path):
+    """2,200 strings of 1 MB: beyond Arrow's 32-bit string offsets (an overflow before)."""
+    path = tmp_path / "big.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE main.s AS SELECT range % 5 AS g, repeat(chr(65 + (range % 26)::INT), 1000000) "
+                    "|| range::VARCHAR AS blob FROM range(2200)")
+        con.execute("SET arrow_large_buffer_size = false")
+        res = dp_synth.synthesize(con, "main.s", 1.0, seed=1, config=CFG)
+        assert con.execute("SELECT current_setting('arrow_large_buffer_size')").fetchall()[0][0] is False
+        assert con.execute(f"SELECT count(*) FROM {res.twin.sql}").fetchall()[0][0] == res.rows > 0
