@@ -191,7 +191,7 @@ def validate_cmd(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="directory for data_docs/ and the JSON summary "
                                                             "(default dp_synth_validation/ next to the database)"),
     target: Optional[str] = typer.Option(None, "--target", help="column for ML efficacy (train on twin, test on real)"),
-    positive: Optional[str] = typer.Option(None, "--positive", help="positive class of --target (default: rarer class)"),
+    positive: Optional[str] = typer.Option(None, "--positive", help="positive class of --target (default: the rarest class of the twin)"),
     secret: Optional[str] = typer.Option(None, "--secret", help="column the inference attack tries to learn "
                                                                 "(default: --target, else the last column)"),
     suites_dir: Optional[Path] = typer.Option(None, "--suites-dir", help="your own utility.json/risk.json"),

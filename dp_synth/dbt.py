@@ -130,7 +130,7 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
     ledger.check_cap(src_name, identity(src_rel), print_fp, eps, 0.0, cap)
     data = source.to_arrow_table()
     kwargs = {"min_rows": int(cfg["min_rows"])} if cfg.get("min_rows") is not None else {}
-    model_obj = fit(data, eps, cfg.get("delta"), overrides, seed,
+    model_obj = fit(data, eps, cfg.get("delta"), overrides, seed, defer_notices=True,
                     config=training, table_name=f"{src_name} (dbt model {model})", **kwargs)
     model_obj.metadata["validation"] = declared
     twin_rows = pa.Table.from_batches(list(model_obj.sample_batches(cfg.get("rows"))))
@@ -151,6 +151,10 @@ def synthesize(dbt, session: duckdb.DuckDBPyConnection, source: duckdb.DuckDBPyR
         "epsilon_training": model_obj.privacy.parts.get("training"), "budget_cap": cap,
         "privacy": model_obj.privacy.to_json(), "settings_hash": run_settings, "package_version": __version__,
         "model_path": str(path) if path else None, "invoked_by": "dbt", "holdout_key": model_obj.holdout_key, "dbt_invocation_id": invocation_id, "dbt_model": model})
+    import warnings
+
+    for text in model_obj.notices:
+        warnings.warn(text, UserWarning, stacklevel=2)
     return twin_rows
 
 

@@ -122,11 +122,11 @@ def _cast(arr: pa.Array, typ: pa.DataType, kind: Kind) -> pa.Array:
         return pc.equal(arr, "true")
     if pa.types.is_integer(typ) and pa.types.is_floating(arr.type):
         info = np.iinfo(typ.to_pandas_dtype())
-        arr = pc.max_element_wise(pc.min_element_wise(arr, float(info.max)), float(info.min))
+        arr = pc.max_element_wise(pc.min_element_wise(arr, float(info.max), skip_nulls=False), float(info.min), skip_nulls=False)
         return pc.cast(arr, typ, safe=False)
     if pa.types.is_decimal(typ):
         top = 10.0 ** (typ.precision - typ.scale) - 10.0 ** (-typ.scale)
-        arr = pc.max_element_wise(pc.min_element_wise(arr, top), -top)
+        arr = pc.max_element_wise(pc.min_element_wise(arr, top, skip_nulls=False), -top, skip_nulls=False)
         return pc.cast(pc.round(arr, typ.scale), typ, safe=False)
     if pa.types.is_dictionary(typ):
         return pc.cast(arr, typ.value_type).dictionary_encode()

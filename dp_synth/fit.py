@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 import math
 import platform
 from typing import Any, Callable, Mapping
@@ -15,7 +16,7 @@ import torch
 
 from . import __version__
 from .encoding import Encoder
-from .holdout import HoldoutPlan, split
+from .holdout import AUTO_MIN_ROWS, AUTO_SHARE, HoldoutPlan, split
 from .errors import InputError
 from .model import SynthModel
 from .models import build_generator
@@ -108,44 +109,48 @@ def check_seed(seed: Any, where: str = "") -> int | None:
     return seed
 
 
-def check_delta(delta: Any, n_rows: int, where: str = "") -> float:
+def check_delta(delta: Any, n_noisy: float, where: str = "") -> float:
+    """δ given by the user, or the default from the DP row count ``n_noisy`` (never the exact n)."""
     if delta is None:
-        return default_delta(n_rows)
+        return default_delta(int(max(n_noisy, 10)))
     try:
         d = float(delta)
     except (TypeError, ValueError):
         raise InputError(f"{where}delta must be a number, got {delta!r}") from None
     if not math.isfinite(d) or d <= 0:
         raise InputError(f"{where}delta must be a finite number > 0, got {delta!r}")
-    if d >= 1.0 / n_rows:
-        raise InputError(f"{where}delta={d:g} must be well below 1/n = {1 / n_rows:g} (n = {n_rows} rows): "
-                         f"a δ that large allows releasing a whole row. Use e.g. {default_delta(n_rows):g}")
+    if d >= 1.0 / max(n_noisy, 1.0):
+        raise InputError(f"{where}delta={d:g} must be well below 1/n for this table's size (by a DP estimate): a δ "
+                         f"that large allows releasing a whole row. Use e.g. {default_delta(int(max(n_noisy, 10))):g}")
     return d
 
 
-def _check_data(df: pl.DataFrame, spec: TableSpec, min_rows: int) -> None:
-    t = spec.table
-    if df.height == 0:
+def count_rho(epsilon: float) -> float:
+    """zCDP spent on the first, whole-table row count: a fixed function of ε alone (public), so the
+    count can set δ's default, the holdout rule and the minimum-size check before anything else."""
+    return 0.002 * epsilon * epsilon
+
+
+def _check_size(n_noisy: float, exact_empty: bool, t: str, min_rows: int) -> None:
+    if exact_empty:
         raise InputError(f"table {t!r} is empty: there is nothing to learn from")
-    if df.height < min_rows:
-        raise InputError(f"table {t!r} has {df.height} rows, fewer than the {min_rows} needed to protect "
+    if n_noisy < min_rows:
+        raise InputError(f"table {t!r} has fewer than about {min_rows} rows (by a DP estimate), too few to protect "
                          "individuals with useful accuracy. Add rows, or pass min_rows= if you accept "
                          "a twin that is mostly noise")
-    for c in spec.learned:
-        if df[c.name].null_count() == df.height:
-            raise InputError(f"table {t!r}, column {c.name!r} is entirely NULL: declare it "
-                             f"{{'role': 'ignore'}} (it stays NULL in the twin) or fill it")
 
 
 def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | str | None = None,
         seed: int | None = None, *, config: TrainingConfig | None = None, min_rows: int = MIN_ROWS,
         table_name: str = "data", on_step: Callable[[int, int, float], None] | None = None,
-        holdout: float | None = None) -> SynthModel:
+        holdout: float | None = None, defer_notices: bool = False) -> SynthModel:
     """Fit a DP synthesizer to ``data`` with total privacy budget (``epsilon``, ``delta``).
 
-    ``holdout`` keeps a seeded share of the rows out of training as a control for risk measures
-    (default: 20 % for tables of ≥ 1,000 rows, none below; 0 disables); the model records how to
-    re-derive it (:mod:`dp_synth.holdout`).
+    ``holdout`` keeps a share of the rows out of training as a control for risk measures (default:
+    20 % for tables of ≥ 1,000 rows by a DP count, none below; 0 disables), chosen by a keyed hash
+    of each row (:mod:`dp_synth.holdout`; the key is ``model.holdout_key``, never saved in the model).
+    ``defer_notices`` keeps notices (PII detection) in ``model.notices`` instead of warning, so a
+    caller can show them only once its run has succeeded.
     ``spec`` overrides kinds, roles and public domains (dict or YAML path). ``seed`` makes the
     run reproducible for tests; it is **not** cryptographically secure, leave it unset in
     production. ``on_step(step, steps, epsilon_so_far)`` reports training progress.
@@ -162,23 +167,28 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     table = to_arrow(data, table_name)
     overrides = load_spec_overrides(spec)
     tspec = TableSpec.from_arrow(table.schema, overrides, table=table_name)
-    try:
-        plan = HoldoutPlan.choose(table.num_rows, holdout,
-                                  None if seed is None else hashlib.sha256(f"holdout{seed}".encode()).hexdigest())
-    except ValueError as e:
-        raise InputError(f"table {table_name!r}: {e}") from None
+    if holdout is not None and not 0.0 <= float(holdout) < 0.9:
+        raise InputError(f"table {table_name!r}: holdout share must be in [0, 0.9), got {holdout!r}")
+    rng = np.random.RandomState(seed) if seed is not None else None  # None: diffprivlib's secure RNG
+    # 1. the whole table's size, under DP: every size-dependent decision below uses this, not n
+    first = NoisyCounter(rng)
+    n_table = max(float(first.counts(np.array([table.num_rows]), count_rho(eps), "row count (whole table)")[0][0]), 0.0)
+    _check_size(n_table, table.num_rows == 0, table_name, min_rows)
+    dlt = check_delta(delta, n_table, f"table {table_name!r}: ")
+    share = holdout if holdout is not None else (AUTO_SHARE if n_table >= AUTO_MIN_ROWS else 0.0)
+    plan = HoldoutPlan.choose(0, share, None if seed is None else hashlib.sha256(f"holdout{seed}".encode()).hexdigest())
     train, _ = split(table, plan.share, plan.key)
     df = pl.from_arrow(train)
     if isinstance(df, pl.Series):
         df = df.to_frame()
-    _check_data(df, tspec, min_rows)
-    dlt = check_delta(delta, df.height, f"table {table_name!r}: ")
 
-    rng = np.random.RandomState(seed) if seed is not None else None  # None: diffprivlib's secure RNG
     undeclared = any(c.kind is Kind.CATEGORICAL and c.categories is None for c in tspec.learned)
     delta_threshold = 0.1 * dlt if undeclared else 0.0
     rho = calibrate_profile_rho(eps, dlt - delta_threshold, 1.0)
-    tspec, profile, measurements = measure_profile(df, tspec, rho * config.profile_share, delta_threshold, rng)
+    with warnings.catch_warnings(record=True) as notices:  # PII notices: shown only once the run succeeded
+        warnings.simplefilter("always")
+        tspec, profile, measurements = measure_profile(df, tspec, rho * config.profile_share, delta_threshold, rng)
+    measurements = [*first.measurements, *measurements]
     if not tspec.learned:
         raise InputError(f"table {table_name!r}: every column is key/pii/ignore after PII detection; "
                          "nothing is left to learn. Declare a column {'role': 'learn'}")
@@ -227,6 +237,10 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     model = SynthModel(spec=tspec, profile=profile, generator=generator, privacy=statement,
                        metadata=metadata, seed=seed)
     model.holdout_key = plan.key  # governance record: goes to the ledger, never into the model file
+    model.notices = [str(w.message) for w in notices]
+    if not defer_notices:
+        for text in model.notices:
+            warnings.warn(text, UserWarning, stacklevel=2)
     return model
 
 

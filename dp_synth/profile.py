@@ -36,7 +36,7 @@ import pyarrow as pa
 from .spec import ColumnSpec, Kind, Role, TableSpec, type_range, warn_pii
 
 __all__ = ["NumericProfile", "CategoricalProfile", "TableProfile", "measure_profile", "NoisyCounter",
-           "numeric_values", "OTHER"]
+           "numeric_values", "OTHER", "discrete_gaussian_tail", "discrete_gaussian_threshold"]
 
 OTHER = "__other__"          # code label for released-too-rare categories
 MAX_CELLS = 256              # fine cells per numeric column
@@ -139,6 +139,29 @@ class TableProfile:
             c["kind"] = Kind(c["kind"])
             cols.append(typ(**{k: tuple(v) if isinstance(v, list) else v for k, v in c.items()}))
         return cls(n_noisy=float(d["n_noisy"]), columns=tuple(cols))
+
+
+def discrete_gaussian_tail(t: int, sigma: float) -> float:
+    """P(Z ≥ t) for the discrete Gaussian on ℤ with scale σ (the noise diffprivlib draws), exactly
+    (up to float rounding): Σ_{k≥t} e^{−k²/2σ²} / Σ_k e^{−k²/2σ²}."""
+    span = int(math.ceil(40 * sigma)) + 40
+    k = np.arange(-span, span + 1, dtype=float)
+    w = np.exp(-(k * k) / (2 * sigma * sigma))
+    return float(w[k >= t].sum() / w.sum())
+
+
+def discrete_gaussian_threshold(sigma: float, delta: float) -> int:
+    """Smallest integer t with P(Z ≥ t) ≤ δ for discrete Gaussian noise Z of scale σ.
+
+    A category held by one row has noisy count 1 + Z; releasing it only when the noisy count is
+    ≥ 1 + t bounds the chance its one row is revealed by δ (Gaussian stability histogram, with the
+    tail of the noise actually used rather than the continuous one, which understates it)."""
+    if delta <= 0:
+        raise ValueError("delta must be > 0")
+    t = max(0, int(math.floor(sigma * float(norm.isf(delta)))) - 2)
+    while discrete_gaussian_tail(t, sigma) > delta:
+        t += 1
+    return t
 
 
 def _normalise(xs) -> np.ndarray:
@@ -398,7 +421,7 @@ def _categorical(x: pl.Series, c: ColumnSpec, counter: NoisyCounter, unit: float
     keys = sorted(observed)
     true = np.array([x.null_count()] + [observed[k] for k in keys])
     sigma = 1.0 / math.sqrt(2 * unit)
-    tau = 1.0 + sigma * float(norm.isf(delta_col))  # a category held by one row clears τ w.p. ≤ δ_col
+    tau = 1.0 + discrete_gaussian_threshold(sigma, delta_col) - 0.5  # count 1 + noise clears τ w.p. ≤ δ_col
     noisy, _ = counter.counts(true, unit, f"{c.name}: histogram (categories with noisy count > {tau:.0f})",
                               delta_extra=delta_col)
     null_mass = max(noisy[0], 0.0) if nullable and noisy[0] > 1.5 * sigma else 0.0

@@ -143,6 +143,7 @@ class TableSpec:
         if unknown:
             raise InputError(f"table {table!r}: spec names columns that do not exist: {unknown}. "
                              f"Columns are: {schema.names}")
+        schema = _plain_schema(schema)
         cols = [_column(f, overrides.get(f.name, {}), table) for f in schema]
         if not any(c.role is Role.LEARN for c in cols):
             raise InputError(f"table {table!r}: no column is left to learn (all are key/pii/ignore). "
@@ -151,7 +152,7 @@ class TableSpec:
 
     def to_json(self) -> dict[str, Any]:
         return {"table": self.table, "columns": [c.to_json() for c in self.columns],
-                "arrow_schema": self.schema.serialize().to_pybytes().hex()}
+                "arrow_schema": _plain_schema(self.schema).serialize().to_pybytes().hex()}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "TableSpec":
@@ -161,6 +162,11 @@ class TableSpec:
 
 
 _KEYS = {"kind", "role", "bounds", "categories"}
+
+
+def _plain_schema(schema: pa.Schema) -> pa.Schema:
+    """Names, types and nullability only: pandas/Arrow metadata can carry data (a RangeIndex stop = n)."""
+    return pa.schema([pa.field(f.name, f.type, f.nullable) for f in schema])
 
 
 def type_range(t: pa.DataType) -> tuple[float, float] | None:

@@ -43,8 +43,8 @@ def ml_efficacy(synthetic: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFr
                 positive: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Train-on-synthetic vs train-on-real, both tested on real rows the generator never saw.
 
-    Classification (categorical target): ROC AUC for ``target == positive`` (default: the rarer
-    real class); ratio = (AUC_tstr − 0.5)/(AUC_trtr − 0.5), i.e. the share of the real model's
+    Classification (categorical target): ROC AUC for ``target == positive`` (default: the rarest
+    class of the twin, i.e. a DP-released category — a real-only rare value never appears); ratio = (AUC_tstr − 0.5)/(AUC_trtr − 0.5), i.e. the share of the real model's
     skill above chance that the twin keeps. Numeric target: R², ratio = R²_tstr / R²_trtr.
     Without a holdout the real rows are split 70/30 (seeded) for both models. When the real model
     itself has no skill (AUC ≤ 0.55, R² ≤ 0.05) there is nothing to keep: ratio is None and
@@ -59,8 +59,11 @@ def ml_efficacy(synthetic: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFr
         tstr, trtr, metric = tstr_r2(synthetic, holdout, target), tstr_r2(train, holdout, target), "r2"
         ratio = tstr / trtr if trtr > NO_SKILL["r2"] else float("nan")
     else:
-        if positive is None:
-            counts = train[target].cast(pl.Utf8).drop_nulls().value_counts(sort=True)
+        if positive is None:  # the rarest *released* class: read off the twin, never off the real rows
+            counts = synthetic[target].cast(pl.Utf8).drop_nulls().value_counts(sort=True)
+            counts = counts.filter(pl.col(target) != "__other__")
+            if counts.height == 0:
+                raise ValueError(f"target {target!r}: the twin holds no released class to score; pass positive=")
             positive = counts[target][-1]
         tstr, trtr, metric = (tstr_auc(synthetic, holdout, target, positive),
                               tstr_auc(train, holdout, target, positive), "auc")

@@ -13,6 +13,7 @@ import datetime as dt
 import math
 import shutil
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -277,7 +278,7 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
 
     kwargs = {"min_rows": min_rows} if min_rows is not None else {}
     model = fit(data, run.epsilon, run.delta, run.spec, run.seed, config=run.config, table_name=str(source),
-                on_step=step, **kwargs)
+                on_step=step, defer_notices=True, **kwargs)
     del data
     model.metadata["validation"] = run.validation
     run_id = uuid.uuid4().hex
@@ -308,6 +309,8 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
     finally:
         if lock is not None and lock._fd is not None:
             lock.__exit__()
+    for text in model.notices:  # only now: a run that fails says nothing about the data
+        warnings.warn(text, UserWarning, stacklevel=3)
     return SynthesisResult(source, twin, n, model, ledger.latest_for_twin(identity(twin)),
                            model_path=str(model_path) if model_path else None)
 

@@ -39,7 +39,7 @@ class _Described(BatchExpectation):
 class _Defaults(dict):
     """GX drops keywords equal to their defaults from the stored configuration: name those defaults."""
 
-    _DEFAULTS = {"k": "2", "positive": "the rarer real class", "secret": "the target, else the last column"}
+    _DEFAULTS = {"k": "2", "positive": "the rarest class of the twin", "secret": "the target, else the last column"}
 
     def __missing__(self, key: str) -> str:
         return self._DEFAULTS.get(key, f"<{key}>")

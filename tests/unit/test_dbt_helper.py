@@ -39,7 +39,7 @@ def test_stages_spend_and_returns_twin(session):
     ("people", {"epsilon": -1}, "epsilon must be a finite number"),
     ("people", {"epsilon": 1, "colour": "red"}, "unknown dp_synth settings"),
     ("people_v", {"epsilon": 1}, "is a view"),
-    ("tiny", {"epsilon": 1}, "fewer than the 100"),
+    ("tiny", {"epsilon": 1}, "fewer than about 100 rows"),
 ])
 def test_bad_input_names_model_and_fix(session, name, settings, message):
     with pytest.raises(InputError, match=message):
