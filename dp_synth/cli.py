@@ -107,12 +107,15 @@ def synthesize_cmd(
     seed: Optional[int] = typer.Option(None, "--seed", help="reproducible run for tests; NOT cryptographically secure"),
     spec: Optional[Path] = typer.Option(None, "--spec", help="YAML file: columns: {name: {role|kind|bounds|categories}}"),
     budget_cap: Optional[float] = typer.Option(None, "--budget-cap", help="refuse if the source's total ε would exceed this"),
+    delta_cap: Optional[float] = typer.Option(None, "--delta-cap", help="refuse if the source's total δ would exceed this"),
+    ledger_schema: str = typer.Option("main", "--ledger-schema", help="schema of dp_synth_ledger"),
 ) -> None:
     """Train a DP generator on TABLE and write its synthetic twin next to it."""
     if not db.exists():
         _fail(f"database file {str(db)!r} not found")
     result = _run(db=str(db), table=table, epsilon=epsilon, delta=delta, rows=rows, target=target,
-                  seed=seed, spec=str(spec) if spec else None, budget_cap=budget_cap)
+                  seed=seed, spec=str(spec) if spec else None, budget_cap=budget_cap, delta_cap=delta_cap,
+                  ledger_schema=ledger_schema)
     _statement(result)
 
 
@@ -230,10 +233,12 @@ def report_cmd(
     db: Path = typer.Option(..., "--db", help="DuckDB database file"),
     out_html: Path = typer.Option(Path("dp_synth_report.html"), "--out", help="HTML report (one self-contained file)"),
     out_json: Optional[Path] = typer.Option(None, "--json", help="the same figures as JSON, for data catalogs"),
+    real_statistics: bool = typer.Option(False, "--real-statistics", help="add exact real distributions and row "
+                                         "counts (outside any DP guarantee; the report says so in a banner)"),
 ) -> None:
     """Governance report for every twin in the database: sources, budget, model card, utility, risk, checks."""
     build_report = _optional(".report", "build_report", "report")
-    report = _guarded(build_report, db, out_html, out_json)
+    report = _guarded(build_report, db, out_html, out_json, real_statistics)
     for t in report["overview"]["twins"]:
         colour = {"green": "green", "amber": "yellow", "red": "red"}[t["status"]]
         out.print(escape(f"{t['twin']} ← {t['source']}: ") + f"[{colour}]{t['status']}[/]"

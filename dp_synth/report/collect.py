@@ -24,6 +24,8 @@ from ..errors import ArtifactError, DPSynthError
 from ..evaluate.summary import ATTACKS, attack_risk, ml_efficacy, real_rows
 from ..evaluate.utility import _as_float
 from ..io.duckdb import relation_exists
+from ..profile import numeric_values
+from ..spec import Kind
 from ..io.ledger import Ledger
 from ..io.relation import Relation, quote_ident
 
@@ -53,15 +55,15 @@ def _latest_validations(con) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _model_card(row: dict) -> tuple[dict[str, Any], list[dict[str, Any]] | None, dict | None]:
-    """(model card, column table, holdout plan) from the twin's model file."""
+def _model_card(row: dict) -> tuple[dict[str, Any], list[dict[str, Any]] | None, dict | None, dict | None]:
+    """(model card, column table, holdout plan, DP profile) from the twin's model file."""
     path = row.get("model_path")
     if not path:
-        return {"missing": "no model file was recorded for this run"}, None, None
+        return {"missing": "no model file was recorded for this run"}, None, None, None
     try:
         doc, _ = read_artifact(path)
     except ArtifactError as e:
-        return {"missing": str(e), "model_path": path}, None, None
+        return {"missing": str(e), "model_path": path}, None, None, None
     meta = doc.get("metadata", {})
     cols = [{"name": c["name"], "kind": c["kind"], "role": c["role"],
              "treatment": _TREATMENT.get(c["role"], c["role"]) + (
@@ -69,11 +71,43 @@ def _model_card(row: dict) -> tuple[dict[str, Any], list[dict[str, Any]] | None,
              "public_domain": bool(c.get("bounds") or c.get("categories"))} for c in doc["spec"]["columns"]]
     card = {"model_path": path, "generator": meta.get("generator"), "training": meta.get("training"),
             "steps": meta.get("steps"), "sample_rate": meta.get("sample_rate"),
-            "noise_multiplier": meta.get("noise_multiplier"), "fit_seconds": meta.get("fit_seconds"),
-            "final_loss": meta.get("final_loss"), "created_at": meta.get("created_at"),
+            "noise_multiplier": meta.get("noise_multiplier"), "created_at": meta.get("created_at"),
             "versions": meta.get("versions"), "data_fingerprint": row.get("source_fingerprint"),
             "holdout": meta.get("holdout")}
-    return card, cols, meta.get("holdout")
+    return card, cols, meta.get("holdout"), doc.get("profile")
+
+
+def _dp_distributions(profile: dict | None, twin: pl.DataFrame, top: int = 8) -> dict[str, Any]:
+    """Per column, the real distribution *as released under DP* (the profile's noisy masses over
+    released categories and DP bins) vs the twin's shares over the same cells. No exact real figure."""
+    out: dict[str, Any] = {}
+    for c in (profile or {}).get("columns", []):
+        name = c["name"]
+        if name not in twin.columns:
+            continue
+        t = twin[name]
+        total = max(sum(max(m, 0.0) for m in c.get("mass", c.get("cell_mass", []))) + max(c["null_mass"], 0.0), 1e-12)
+        if c["type"] == "CategoricalProfile":
+            pairs = sorted(zip(c["categories"], c["mass"]), key=lambda kv: -kv[1])
+            labels = [k for k, _ in pairs if k != "__other__"][:top]
+            real = [max(dict(pairs)[k], 0.0) / total for k in labels]
+            ts = t.cast(pl.Utf8).str.to_lowercase() if t.dtype == pl.Boolean else t.cast(pl.Utf8)
+            twin_share = [float((ts == k).mean()) for k in labels]
+            out[name] = {"type": "categorical", "labels": labels + ["(other)"], "real": real + [max(0.0, 1 - sum(real) - max(c["null_mass"], 0) / total)],
+                         "twin": twin_share + [max(0.0, 1 - sum(twin_share) - float(t.is_null().mean()))], "dp": True}
+        else:
+            starts, lows, highs, mass = c["bin_starts"], c["lows"], c["highs"], c["cell_mass"]
+            edges = [lows[a] for a in starts[:-1]] + [highs[starts[-1] - 1]]
+            edges = list(np.maximum.accumulate(np.asarray(edges, dtype=float)))
+            real = [max(sum(mass[a:b]), 0.0) / total for a, b in zip(starts[:-1], starts[1:])]
+            tv = numeric_values(t.drop_nulls(), Kind(c["kind"])).to_numpy()  # the profile's own units
+            hist = (np.histogram(np.clip(tv, edges[0], edges[-1]), np.unique(edges) if len(np.unique(edges)) > 1 else [edges[0], edges[0] + 1])[0]
+                    / max(len(t), 1)).tolist()
+            if len(hist) != len(real):
+                continue
+            out[name] = {"type": "numeric", "edges": edges, "real": real, "twin": hist,
+                         "null_real": max(c["null_mass"], 0.0) / total, "null_twin": float(t.is_null().mean()), "dp": True}
+    return out
 
 
 def _distributions(real: pl.DataFrame, twin: pl.DataFrame, top: int = 8, bins: int = 20) -> dict[str, Any]:
@@ -98,7 +132,8 @@ def _distributions(real: pl.DataFrame, twin: pl.DataFrame, top: int = 8, bins: i
     return out
 
 
-def _figures_and_measures(pair, validation: dict | None) -> tuple[dict, dict]:
+def _figures_and_measures(pair, validation: dict | None, profile: dict | None = None,
+                          real_statistics: bool = False) -> tuple[dict, dict]:
     real = real_rows(pair.train, pair.holdout)
     cols, a_real = ev.association_matrix(real)
     _, a_twin = ev.association_matrix(pair.synthetic, real)
@@ -110,7 +145,8 @@ def _figures_and_measures(pair, validation: dict | None) -> tuple[dict, dict]:
                "associations": ev.matrices_difference(cols, a_real, a_twin),
                "ml_efficacy": (ml_efficacy(pair.synthetic, pair.train, pair.holdout, target, declared.get("positive"))
                                if target else None)}
-    figures = {"distributions": _distributions(real, pair.synthetic),
+    figures = {"distributions": _distributions(real, pair.synthetic) if real_statistics
+               else _dp_distributions(profile, pair.synthetic),
                "associations": {"columns": cols, "real": a_real.round(4).tolist(), "twin": a_twin.round(4).tolist()}}
     if pair.holdout is None:
         return {"utility": utility, "risk": {"unavailable": pair.holdout_note}}, figures
@@ -149,7 +185,8 @@ def _status(twin: dict) -> tuple[str, list[str]]:
     return ("red" if red else "amber" if amber else "green"), red + amber
 
 
-def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict], validations: dict) -> dict:
+def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict], validations: dict,
+                  real_statistics: bool = False) -> dict:
     from ..validate.pair import load_pair
 
     latest = runs[-1]
@@ -159,7 +196,7 @@ def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict]
     spent = sum(float(r["epsilon"] or 0) for r in source_runs)
     cap = float(caps[-1]) if caps else None
     twin_exists, source_exists = relation_exists(con, rel), relation_exists(con, source)
-    card, columns, _ = _model_card(latest)
+    card, columns, holdout, profile = _model_card(latest)
     privacy = json.loads(latest["privacy"]) if latest.get("privacy") else {}
     v = validations.get(twin_name)
     validation = None
@@ -176,7 +213,8 @@ def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict]
         "twin": twin_name, "source": str(source), "exists": twin_exists,
         "source_exists": source_exists, "created_at": str(latest["created_at"]),
         "rows": _count(con, rel) if twin_exists else None,
-        "source_rows": _count(con, source) if source_exists else None,
+        "source_rows": (_count(con, source) if real_statistics else _dp_rows(profile, holdout)) if source_exists else None,
+        "source_rows_dp": not real_statistics,
         "columns": columns or [{"name": c, "kind": None, "role": "learn", "treatment": _TREATMENT["learn"],
                                 "public_domain": False} for c in json.loads(latest.get("columns_learned") or "[]")],
         "privacy": {"epsilon": latest["epsilon"], "delta": latest["delta"], "parts": privacy.get("parts"),
@@ -192,7 +230,7 @@ def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict]
     if section["exists"] and section["source_exists"]:
         try:
             pair = load_pair(con, twin_name, str(source))
-            section["measures"], section["figures"] = _figures_and_measures(pair, v)
+            section["measures"], section["figures"] = _figures_and_measures(pair, v, profile, real_statistics)
             section["measures"]["holdout"] = pair.holdout_note
         except DPSynthError as e:
             section["measures"] = {"unavailable": str(e)}
@@ -207,16 +245,27 @@ def _orphans(con, known: set[str]) -> list[str]:
             and not t.startswith("__dp_synth")]
 
 
-def collect(con: duckdb.DuckDBPyConnection, database: str = "") -> dict[str, Any]:
-    """The whole report as a JSON-ready dict (the ``--json`` output)."""
+def _dp_rows(profile: dict | None, holdout: dict | None) -> int | None:
+    """The source's size as the model knows it: DP count of training rows over the public holdout share."""
+    if not profile:
+        return None
+    share = float((holdout or {}).get("share") or 0.0)
+    return int(round(float(profile["n_noisy"]) / (1.0 - share)))
+
+
+def collect(con: duckdb.DuckDBPyConnection, database: str = "", real_statistics: bool = False) -> dict[str, Any]:
+    """The whole report as a JSON-ready dict (the ``--json`` output).
+
+    By default real data appears only as released under DP (distributions from the model's DP
+    profile, the DP row count); ``real_statistics=True`` adds exact real shares and row counts."""
     ledger = Ledger(con)
     rows = ledger.rows()
     validations = _latest_validations(con)
     by_twin: dict[str, list[dict]] = {}
     for r in rows:
         by_twin.setdefault(r["twin"], []).append(r)
-    twins = [_twin_section(con, t, runs, [r for r in rows if r["source"] == runs[-1]["source"]], validations)
-             for t, runs in sorted(by_twin.items())]
+    twins = [_twin_section(con, t, runs, [r for r in rows if r["source"] == runs[-1]["source"]], validations,
+                           real_statistics) for t, runs in sorted(by_twin.items())]
     sources: dict[str, dict] = {}
     for t in twins:
         sources[t["source"]] = {"source": t["source"], **t["budget"], "runs": len(t["ledger"])}
@@ -231,7 +280,7 @@ def collect(con: duckdb.DuckDBPyConnection, database: str = "") -> dict[str, Any
               "by dp-synth, or its ledger row was removed. Treat it as real data until explained." for o in orphans]
     return {
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "database": database,
-        "dp_synth_version": __version__,
+        "dp_synth_version": __version__, "real_statistics": real_statistics,
         "overview": {"twins": [{k: t[k] for k in ("twin", "source", "status", "reasons", "created_at")} |
                                {"epsilon": t["privacy"]["epsilon"]} for t in twins],
                      "sources": list(sources.values()), "orphans": orphans, "notes": notes},

@@ -16,6 +16,7 @@ from . import figures
 __all__ = ["render_html"]
 
 _CSS = """
+.banner{background:#fff3cd;border:1px solid #e0b84c;padding:8px 12px;border-radius:4px}
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#222;background:#fafafa}
 main{max-width:1180px;margin:auto;padding:24px}
 h1{margin:0 0 4px}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}h3{margin-top:22px}
@@ -122,7 +123,7 @@ def _model_card(t: dict) -> str:
     training = c.get("training") or {}
     rows = [["generator", e(c["generator"])], ["training", e(json.dumps(training, sort_keys=True))],
             ["DP-SGD steps", _num(c["steps"])], ["sampling rate q", _num(c["sample_rate"], 4)],
-            ["noise multiplier σ", _num(c["noise_multiplier"])], ["fit time (s)", _num(c["fit_seconds"], 1)],
+            ["noise multiplier σ", _num(c["noise_multiplier"])],
             ["created (UTC)", e(c["created_at"])], ["package versions", e(json.dumps(c.get("versions") or {}))],
             ["source fingerprint (SHA-256)", e((c.get("data_fingerprint") or "")[:16] + "…")],
             ["holdout", e(json.dumps({k: v for k, v in (c.get("holdout") or {}).items() if k != "rule"}))],
@@ -143,7 +144,10 @@ def _utility(t: dict) -> str:
                    f"{_num(u['associations']['mean'])} / {_num(u['associations']['max'])}")
             + (_kpi(f"worst column ({worst[0]}, {worst[1]['metric'].upper()})", _num(worst[1]["value"])) if worst else "")
             + ml_text + "</p>"
-            + f'<p class="muted">Real vs twin per column (shares).</p><img alt="column distributions" '
+            + f'<p class="muted">Real vs twin per column (shares; '
+              + ('exact real shares' if any(not d.get('dp') for d in f['distributions'].values()) else
+                 'real as released under DP: the profile\'s noisy masses over released categories and DP bins')
+              + ').</p><img alt="column distributions" '
               f'src="{figures.distributions(f["distributions"])}">'
             + f'<img alt="association matrices" src="{figures.associations(f["associations"])}">')
 
@@ -179,7 +183,7 @@ def _validation(t: dict) -> str:
 
 def _twin(t: dict) -> str:
     out = [f'<section class="twin" id="{_anchor(t["twin"])}"><h2>{_dot(t["status"])} {e(t["twin"])}</h2>',
-           f"<p>Twin of <b>{e(t['source'])}</b> ({_num(t['source_rows'])} rows now) — {_num(t['rows'])} synthetic rows, "
+           f"<p>Twin of <b>{e(t['source'])}</b> ({_num(t['source_rows'])} rows{' by a DP estimate' if t.get('source_rows_dp') else ' now'}) — {_num(t['rows'])} synthetic rows, "
            f"built {e(t['created_at'][:19])} UTC.</p>"]
     out += [f'<div class="{"warn" if t["status"] == "red" else "note"}">{e(r)}</div>' for r in t["reasons"]]
     out += [_columns(t), _privacy(t), _budget(t), _model_card(t)]
@@ -199,7 +203,13 @@ def render_html(report: dict) -> str:
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{e(title)}</title><style>{_CSS}</style></head><body><main>"
             f"<h1>{e(title)}</h1><p class=\"muted\">Generated {e(report['generated_at'])} by dp-synth "
-            f"{e(report['dp_synth_version'])}. The (ε, δ) figures are guarantees about the twins. The utility and "
-            "risk figures below are computed on the real rows and are not DP-protected: share this report with "
-            "those who may read the real tables.</p>"
+            f"{e(report['dp_synth_version'])}.</p>"
+            + ('<p class="banner"><b>Exact real statistics included</b> (--real-statistics): distributions and row '
+               "counts below are exact figures of the real tables, outside any DP guarantee.</p>"
+               if report.get("real_statistics") else "")
+            + "<p class=\"muted\"><b>Two classes of artifact.</b> <b>DP outputs</b> — the twins and their model files — "
+            "are covered by the (ε, δ) shown and may be shared. <b>Governance records</b> — the ledger, validation "
+            "results, Data Docs and this report — sit next to the real data and carry real-data statistics (utility "
+            "and risk figures are computed on the real rows); share them only with those who may read the real tables. "
+            "By default this report shows real distributions and row counts only as released under DP.</p>"
             + _overview(report) + "".join(_twin(t) for t in report["twins"]) + "</main></body></html>")

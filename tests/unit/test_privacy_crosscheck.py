@@ -1,0 +1,83 @@
+"""The reported ε recomputed from the model's own measurements by a second accountant (Google's
+dp-accounting), and the category-release threshold against the noise diffprivlib actually draws."""
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+import dp_synth
+from dp_synth.profile import NoisyCounter, discrete_gaussian_tail, discrete_gaussian_threshold
+from dp_synth.privacy.rdp import ORDERS
+from helpers import FAST, adult_sample
+
+dp_accounting = pytest.importorskip("dp_accounting")
+from dp_accounting import dp_event as ev  # noqa: E402
+from dp_accounting.pld import pld_privacy_accountant  # noqa: E402
+from dp_accounting.rdp import rdp_privacy_accountant  # noqa: E402
+
+
+def _event(m):
+    if m.mechanism == "discrete_gaussian":  # RDP α/(2σ²) per count vector (Canonne et al. 2020)
+        return ev.SelfComposedDpEvent(ev.GaussianDpEvent(m.sigma), m.steps)
+    if m.mechanism == "exponential":        # ε²/8-zCDP per draw (Cesar & Rogers 2021)
+        return ev.SelfComposedDpEvent(ev.ZCDpEvent(m.sigma ** 2 / 8.0), m.steps)
+    if m.mechanism == "dp_sgd":
+        return ev.SelfComposedDpEvent(ev.PoissonSampledDpEvent(m.sample_rate, ev.GaussianDpEvent(m.sigma)), m.steps)
+    raise AssertionError(m.mechanism)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return dp_synth.fit(adult_sample(3000, seed=1), epsilon=1.0, seed=3, config=FAST)
+
+
+def test_reported_epsilon_matches_googles_rdp_accountant(model):
+    st = model.privacy
+    delta_rdp = st.delta - sum(m.delta_extra for m in st.measurements)
+    acc = rdp_privacy_accountant.RdpAccountant(list(ORDERS))
+    acc.compose(ev.ComposedDpEvent([_event(m) for m in st.measurements]))
+    theirs = acc.get_epsilon(delta_rdp)
+    assert theirs == pytest.approx(st.epsilon, rel=1e-6), (theirs, st.epsilon)  # measured: equal to 1e-15
+    assert st.epsilon <= 1.0 + 1e-9
+
+
+def test_pld_lower_accounting_never_exceeds_the_claim_by_much(model):
+    """PLD is tighter than RDP for Gaussians: it must not find *more* privacy loss than we report."""
+    st = model.privacy
+    events = [_event(m) for m in st.measurements if m.mechanism != "exponential"]
+    acc = pld_privacy_accountant.PLDAccountant(value_discretization_interval=1e-3)
+    acc.compose(ev.ComposedDpEvent(events))
+    delta_rdp = st.delta - sum(m.delta_extra for m in st.measurements)
+    assert acc.get_epsilon(delta_rdp) <= st.epsilon * 1.001
+
+
+@pytest.mark.parametrize("sigma, delta", [(0.7, 1e-3), (2.0, 1e-4), (6.0, 1e-6), (40.0, 1e-9)])
+def test_threshold_is_the_smallest_that_keeps_a_one_row_category_below_delta(sigma, delta):
+    t = discrete_gaussian_threshold(sigma, delta)
+    assert discrete_gaussian_tail(t, sigma) <= delta < discrete_gaussian_tail(t - 1, sigma)
+
+
+def test_discrete_tail_matches_diffprivlibs_sampler():
+    """Empirical P(Z ≥ t) of the noise the profile draws agrees with the exact tail used for δ."""
+    counter = NoisyCounter(np.random.RandomState(0))
+    sigma = 1.2
+    rho = 1.0 / (2 * sigma * sigma)
+    z, _ = counter.counts(np.zeros(200_000, dtype=int), rho, "tail check")
+    for t in (1, 2, 3, 4):
+        empirical = float((z >= t).mean())
+        exact = discrete_gaussian_tail(t, sigma)
+        se = math.sqrt(exact * (1 - exact) / z.size)
+        assert abs(empirical - exact) < 5 * se + 1e-6, (t, empirical, exact)
+    from scipy.stats import norm  # the continuous tail the old rule used understates the discrete one
+
+    assert discrete_gaussian_tail(3, sigma) > 1.1 * norm.sf(3 / sigma)
+
+
+def test_a_category_held_by_one_row_is_released_at_most_at_rate_delta():
+    df = pl.DataFrame({"c": ["common"] * 2000 + ["lonely"], "x": list(range(2001))})
+    released = 0
+    for seed in range(30):
+        m = dp_synth.fit(df, epsilon=1.0, seed=seed, config=FAST, spec={"x": {"bounds": [0, 2001]}})
+        released += "lonely" in m.profile.columns[0].categories
+    assert released == 0
