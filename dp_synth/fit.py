@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 import warnings
 import math
 import platform
@@ -90,6 +91,12 @@ def check_epsilon(epsilon: Any, where: str = "") -> float:
         raise InputError(f"{where}epsilon={eps:g} is too large to mean anything (max {MAX_EPSILON:g}); "
                          "typical values are 0.1 to 10")
     return eps
+
+
+def secure_rng(seed: int | None) -> np.random.Generator:
+    """A numpy generator: from the user's seed (tests), else seeded with 128 bits from ``secrets``
+    (the OS CSPRNG) — never from numpy's global state, which a caller may have seeded."""
+    return np.random.default_rng(seed if seed is not None else secrets.randbits(128))
 
 
 def check_seed(seed: Any, where: str = "") -> int | None:
@@ -200,7 +207,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         counter = NoisyCounter(rng)
         prior = measure_tree(codes, encoder.cardinalities, encoder.marginals(), profile.n_noisy,
                              rho * config.tree_select_share, rho * config.tree_share, counter,
-                             np.random.default_rng(seed))
+                             secure_rng(seed))
         measurements += counter.measurements
     q, steps = plan_steps(profile.n_noisy, config)
     sigma = calibrate_sgd_sigma(measurements, q, steps, eps, dlt)
@@ -211,7 +218,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
                                 marginals=encoder.marginals(), embed_dim=config.embed_dim,
                                 hidden=config.hidden, order=prior.order if prior else None)
     if prior is not None:
-        synthetic = prior.sample(config.pretrain_rows, np.random.default_rng(None if seed is None else seed + 1))
+        synthetic = prior.sample(config.pretrain_rows, secure_rng(None if seed is None else seed + 1))
         pretrain(generator, synthetic, config.pretrain_epochs, seed)
 
     def progress(step: int, loss: float) -> None:

@@ -12,6 +12,7 @@ generator for free, and DP-SGD then only has to add what a tree cannot express.
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,7 @@ def _pair_counts(codes: np.ndarray, i: int, j: int, ki: int, kj: int) -> np.ndar
 
 def _exponential(scores: np.ndarray, epsilon: float, rng: np.random.Generator | None) -> int:
     """Exponential mechanism via Gumbel-max, utility sensitivity 1."""
-    g = (rng or np.random.default_rng()).gumbel(size=scores.shape)
+    g = (rng or np.random.default_rng(secrets.randbits(128))).gumbel(size=scores.shape)
     return int(np.argmax(epsilon * scores / 2.0 + g))
 
 

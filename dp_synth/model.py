@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -60,7 +61,7 @@ class SynthModel:
         if n < 0:
             raise InputError(f"cannot sample {n} rows; ask for 0 or more")
         seed = seed if seed is not None else self.seed
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed if seed is not None else secrets.randbits(128))
         gen = torch.Generator()
         gen.manual_seed(int(rng.integers(0, 2**62)))
         encoder = self.encoder

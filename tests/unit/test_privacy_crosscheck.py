@@ -81,3 +81,35 @@ def test_a_category_held_by_one_row_is_released_at_most_at_rate_delta():
         m = dp_synth.fit(df, epsilon=1.0, seed=seed, config=FAST, spec={"x": {"bounds": [0, 2001]}})
         released += "lonely" in m.profile.columns[0].categories
     assert released == 0
+
+
+def test_unseeded_runs_do_not_follow_numpys_global_seed():
+    """Every seed not given by the user comes from the OS CSPRNG: np.random.seed() changes nothing."""
+    df = pl.DataFrame({"a": [i % 7 for i in range(600)], "b": ["x", "y", "z"] * 200})
+    cfg = dp_synth.TrainingConfig(epochs=1, batch_size=64, hidden=8, embed_dim=4, pretrain_rows=500, pretrain_epochs=1)
+    runs = []
+    for _ in range(2):
+        np.random.seed(1234)
+        m = dp_synth.fit(df, 2.0, config=cfg)
+        runs.append((m.profile.to_json(), [v.clone() for v in m.generator.state_dict().values()], m.holdout_key))
+    assert runs[0][0] != runs[1][0] and runs[0][2] != runs[1][2]  # profile noise and holdout key differ
+    from dp_synth.models import build_generator
+    from dp_synth.training import train_dp
+
+    codes = np.random.default_rng(0).integers(0, 3, size=(500, 2))
+    weights = []
+    for _ in range(2):  # the same model, data and settings: only the DP-SGD noise can differ
+        np.random.seed(1234)
+        import torch
+
+        torch.manual_seed(0)
+        gen = build_generator("autoregressive", cardinalities=[3, 3], embed_dim=4, hidden=8)
+        train_dp(gen, codes, sample_rate=0.1, steps=5, noise_multiplier=1.0, expected_batch_size=50,
+                 config=cfg, seed=None)
+        weights.append([v.clone() for v in gen.state_dict().values()])
+    assert any(not bool((a == b).all()) for a, b in zip(*weights))
+    np.random.seed(1234)
+    from dp_synth.marginals import _exponential
+
+    draws = {_exponential(np.zeros(1000), 1.0, None) for _ in range(5)}
+    assert len(draws) > 1
