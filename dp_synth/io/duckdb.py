@@ -265,7 +265,7 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
         if run.rows > ROWS_PER_SOURCE_ROW * max(n_source, 1):
             raise InputError(f"rows={run.rows:,} is more than {ROWS_PER_SOURCE_ROW}× the source's size; a twin "
                              "that large repeats the model, not the data. Ask for fewer rows (or force_rows=True)")
-    ledger.check_cap(str(source), identity(source), print_fp, run.epsilon, 0.0, run.cap, None)
+    ledger.check_cap(str(source), identity(source), print_fp, run.epsilon, 0.0, run.cap, None, identity(twin))
 
     kill_point("before_measure")
     data = read_table(con, source)

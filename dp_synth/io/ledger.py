@@ -177,9 +177,29 @@ class Ledger:
                 eps, dlt = eps + float(r["epsilon"]), dlt + float(r["delta"])
         return eps, dlt
 
+    def recorded_caps(self, source_key: tuple[str, str], fingerprint: str | None,
+                      twin_key: tuple[str, str] | None) -> tuple[float | None, float | None]:
+        """The strictest (ε, δ) caps still declared by the *other* twins of this source: each twin's
+        latest run's caps (a twin may change its own cap; it cannot lift another twin's)."""
+        latest: dict[tuple[str, str], dict] = {}
+        for r in self.rows():
+            same = (_fold(r["source_schema"]), _fold(r["source_table"])) == source_key or (
+                fingerprint and r.get("source_fingerprint") == fingerprint)
+            if same:
+                latest[(_fold(r["twin_schema"]), _fold(r["twin_table"]))] = r
+        others = [r for k, r in latest.items() if k != twin_key]
+        eps = [float(r["budget_cap"]) for r in others if r.get("budget_cap") is not None]
+        dlt = [float(r["delta_cap"]) for r in others if r.get("delta_cap") is not None]
+        return (min(eps) if eps else None), (min(dlt) if dlt else None)
+
     def check_cap(self, source: str, source_key: tuple[str, str], fingerprint: str | None, epsilon: float,
-                  delta: float, cap: float | None, delta_cap: float | None = None) -> None:
-        """Refuse a run that would take the source's total ε (or δ) over its cap."""
+                  delta: float, cap: float | None, delta_cap: float | None = None,
+                  twin_key: tuple[str, str] | None = None) -> None:
+        """Refuse a run that would take the source's total ε (or δ) over its cap — the strictest of
+        ``cap`` and the caps other twins of the same source declared."""
+        rec_eps, rec_dlt = self.recorded_caps(source_key, fingerprint, twin_key)
+        cap = min(c for c in (cap, rec_eps) if c is not None) if (cap, rec_eps) != (None, None) else None
+        delta_cap = min(c for c in (delta_cap, rec_dlt) if c is not None) if (delta_cap, rec_dlt) != (None, None) else None
         if cap is None and delta_cap is None:
             return
         spent, spent_d = self.spent(source_key, fingerprint)
@@ -187,7 +207,8 @@ class Ledger:
             raise BudgetExceededError(
                 f"source {source!r}: budget cap ε={cap:.4g} would be exceeded: already spent "
                 f"ε={spent:.4g}, this run asks ε={epsilon:.4g} (total {spent + epsilon:.4g}). Nothing was "
-                "written or charged. Raise the cap, lower epsilon, or reuse the existing twin")
+                "written or charged. Raise the cap, lower epsilon, or reuse the existing twin"
+                + (" (the cap is the strictest declared for this source, by any of its twins)" if rec_eps == cap else ""))
         if delta_cap is not None and spent_d + delta > delta_cap * (1 + 1e-9):
             raise BudgetExceededError(
                 f"source {source!r}: δ cap {delta_cap:.3g} would be exceeded: already spent δ={spent_d:.3g}, "
@@ -202,7 +223,7 @@ class Ledger:
         """Inside the caller's transaction: lock, re-check the caps on committed spends, append."""
         self.lock()
         self.check_cap(row["source"], source_key, row.get("source_fingerprint"), float(row["epsilon"]),
-                       float(row["delta"]), cap, delta_cap)
+                       float(row["delta"]), cap, delta_cap, (_fold(row["twin_schema"]), _fold(row["twin_table"])))
         self.append(row)
 
     def latest_for_twin(self, twin_key: tuple[str, str]) -> dict | None:

@@ -47,8 +47,8 @@ def test_build_twice_spends_once_and_tests_pass(dbt):
     assert sum("dp_synth_" in n for n in statuses) == 8  # every generic test ran
     rows = ledger(dbt.db)
     assert [(r[0], r[1], r[3], r[5]) for r in rows] == [
-        ("main.adult_sample", "main_synthetic.adult_sample", "adult_sample", "dbt"),
-        ("main.customers", "main_synthetic.customers", "customers", "dbt")]
+        ("main.adult_sample", "main_synthetic.adult_sample", "adult_twin", "dbt"),
+        ("main.customers", "main_synthetic.customers", "customers_twin", "dbt")]
     assert all(r[4] for r in rows) and rows[0][2] <= 3.0
     twin = table(dbt.db, "main_synthetic.customers")
     assert dbt("build").success

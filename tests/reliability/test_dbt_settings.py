@@ -1,11 +1,9 @@
 """Bad dbt settings: a clear error naming the model, before any training."""
-from types import SimpleNamespace
-
 import duckdb
 import pytest
 
 from dp_synth import DPSynthError
-from dp_synth.dbt import synthesize
+from dp_synth.dbt import publish
 from conftest import small_table
 
 pytestmark = pytest.mark.reliability
@@ -32,17 +30,16 @@ def session():
 def test_bad_meta_is_a_clear_error(session, monkeypatch, settings, message):
     import importlib
 
-    monkeypatch.setattr(importlib.import_module("dp_synth.dbt"), "fit",
+    monkeypatch.setattr(importlib.import_module("dp_synth.io.duckdb"), "fit",
                         lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained on bad settings")))
-    dbt = SimpleNamespace(this=SimpleNamespace(schema="main_synthetic", identifier="people"))
     with pytest.raises(DPSynthError, match=message) as err:
-        synthesize(dbt, session, session.sql('select * from "memory"."main"."people"'),
-                   settings={"dp_synth": settings})
-    assert "people" in str(err.value)
+        publish(session, session.sql('select * from "memory"."main"."people"'), schema="main_synthetic",
+                identifier="people", model="people_twin", meta={"dp_synth": settings})
+    assert "people_twin" in str(err.value)
 
 
 def test_alias_with_a_quote_works(session):
-    dbt = SimpleNamespace(this=SimpleNamespace(schema="main_synthetic", identifier='peo"ple'))
-    out = synthesize(dbt, session, session.sql('select * from "memory"."main"."people"'),
-                     settings={"dp_synth": {"epsilon": 1.0, "seed": 1, "training": {"epochs": 1, "pretrain_rows": 1000}}})
-    assert out.num_rows > 0
+    res = publish(session, session.sql('select * from "memory"."main"."people"'), schema="main_synthetic",
+                  identifier='peo"ple', model="people_twin",
+                  meta={"dp_synth": {"epsilon": 1.0, "seed": 1, "training": {"epochs": 1, "pretrain_rows": 1000}}})
+    assert session.execute('SELECT count(*) FROM "main_synthetic"."peo""ple"').fetchall()[0][0] == res.rows > 0

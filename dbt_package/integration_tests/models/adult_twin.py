@@ -1,7 +1,4 @@
-import dp_synth.dbt
-
-
 def model(dbt, session):
-    dbt.config(materialized="table")
-    return dp_synth.dbt.synthesize(dbt, session, source=dbt.ref("adult_sample"),
-                                   settings=dbt.config.get("meta"))
+    # the dp_twin materialization trains, writes the twin and its ledger row together
+    dbt.config(materialized="dp_twin")
+    return dbt.ref("adult_sample")
