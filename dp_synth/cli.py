@@ -198,6 +198,7 @@ def validate_cmd(
     secret: Optional[str] = typer.Option(None, "--secret", help="column the inference attack tries to learn "
                                                                 "(default: --target, else the last column)"),
     suites_dir: Optional[Path] = typer.Option(None, "--suites-dir", help="your own utility.json/risk.json"),
+    ledger_schema: str = typer.Option("main", "--ledger-schema", help="schema of dp_synth_ledger (dbt: the target schema)"),
 ) -> None:
     """Run the GX utility/risk suites on a twin (or every twin); exit 1 when an expectation fails, 2 on bad input."""
     if not db.exists():
@@ -207,7 +208,7 @@ def validate_cmd(
             _fail("--source/--target/--positive/--secret belong to one twin: add --table, or declare them when the "
                   "twin is built (dbt meta dp_synth: validate: {target: ...})")
         results = _guarded(_optional(".validate", "validate_all", "gx"), str(db), suite=suite, out=out_dir,
-                           suites_dir=suites_dir)
+                           suites_dir=suites_dir, ledger_schema=ledger_schema)
         if not results:
             _fail(f"no twins in the ledger of {str(db)!r}: nothing to validate")
         for twin, result in results.items():
@@ -222,7 +223,8 @@ def validate_cmd(
             raise typer.Exit(1)
         return
     result = _guarded(_optional(".validate", "validate", "gx"), str(db), table, source=source, suite=suite,
-                      out=out_dir, target=target, positive=positive, secret=secret, suites_dir=suites_dir)
+                      out=out_dir, target=target, positive=positive, secret=secret, suites_dir=suites_dir,
+                      ledger_schema=ledger_schema)
     _print_validation(result)
     if not result.success:
         raise typer.Exit(1)
@@ -235,10 +237,11 @@ def report_cmd(
     out_json: Optional[Path] = typer.Option(None, "--json", help="the same figures as JSON, for data catalogs"),
     real_statistics: bool = typer.Option(False, "--real-statistics", help="add exact real distributions and row "
                                          "counts (outside any DP guarantee; the report says so in a banner)"),
+    ledger_schema: str = typer.Option("main", "--ledger-schema", help="schema of dp_synth_ledger (dbt: the target schema)"),
 ) -> None:
     """Governance report for every twin in the database: sources, budget, model card, utility, risk, checks."""
     build_report = _optional(".report", "build_report", "report")
-    report = _guarded(build_report, db, out_html, out_json, real_statistics)
+    report = _guarded(build_report, db, out_html, out_json, real_statistics, ledger_schema)
     for t in report["overview"]["twins"]:
         colour = {"green": "green", "amber": "yellow", "red": "red"}[t["status"]]
         out.print(escape(f"{t['twin']} ← {t['source']}: ") + f"[{colour}]{t['status']}[/]"

@@ -14,7 +14,8 @@ __all__ = ["build_report"]
 
 
 def build_report(db: str | Path, out: str | Path | None = "dp_synth_report.html",
-                 json_out: str | Path | None = None, real_statistics: bool = False) -> dict[str, Any]:
+                 json_out: str | Path | None = None, real_statistics: bool = False,
+                 ledger_schema: str = "main") -> dict[str, Any]:
     """Write the HTML (and JSON) report for every twin in DuckDB file ``db``; returns the JSON dict."""
     from ..errors import InputError
     from ..io.duckdb import open_database
@@ -25,7 +26,7 @@ def build_report(db: str | Path, out: str | Path | None = "dp_synth_report.html"
     if not path.is_file():
         raise InputError(f"database file {str(path)!r} not found")
     with open_database(path, read_only=True) as con:
-        report = collect(con, database=str(path), real_statistics=real_statistics)
+        report = collect(con, database=str(path), real_statistics=real_statistics, ledger_schema=ledger_schema)
     if out is not None:
         _write(Path(out), render_html(report))
     if json_out is not None:

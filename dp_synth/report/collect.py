@@ -186,7 +186,7 @@ def _status(twin: dict) -> tuple[str, list[str]]:
 
 
 def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict], validations: dict,
-                  real_statistics: bool = False) -> dict:
+                  real_statistics: bool = False, ledger_schema: str = "main") -> dict:
     from ..validate.pair import load_pair
 
     latest = runs[-1]
@@ -229,7 +229,7 @@ def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict]
     }
     if section["exists"] and section["source_exists"]:
         try:
-            pair = load_pair(con, twin_name, str(source))
+            pair = load_pair(con, twin_name, str(source), ledger_schema=ledger_schema)
             section["measures"], section["figures"] = _figures_and_measures(pair, v, profile, real_statistics)
             section["measures"]["holdout"] = pair.holdout_note
         except DPSynthError as e:
@@ -239,8 +239,9 @@ def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict]
 
 
 def _orphans(con, known: set[str]) -> list[str]:
-    rows = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
-                       "WHERE table_schema LIKE '%\\_synthetic' ESCAPE '\\' ORDER BY 1, 2").fetchall()
+    """Base tables in a *_synthetic schema with no ledger row (views a user built on twins are fine)."""
+    rows = con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                       "AND schema_name LIKE '%\\_synthetic' ESCAPE '\\' ORDER BY 1, 2").fetchall()
     return [str(Relation(s, t)) for s, t in rows if str(Relation(s, t)) not in known
             and not t.startswith("__dp_synth")]
 
@@ -253,19 +254,20 @@ def _dp_rows(profile: dict | None, holdout: dict | None) -> int | None:
     return int(round(float(profile["n_noisy"]) / (1.0 - share)))
 
 
-def collect(con: duckdb.DuckDBPyConnection, database: str = "", real_statistics: bool = False) -> dict[str, Any]:
+def collect(con: duckdb.DuckDBPyConnection, database: str = "", real_statistics: bool = False,
+            ledger_schema: str = "main") -> dict[str, Any]:
     """The whole report as a JSON-ready dict (the ``--json`` output).
 
     By default real data appears only as released under DP (distributions from the model's DP
     profile, the DP row count); ``real_statistics=True`` adds exact real shares and row counts."""
-    ledger = Ledger(con)
+    ledger = Ledger(con, ledger_schema)
     rows = ledger.rows()
     validations = _latest_validations(con)
     by_twin: dict[str, list[dict]] = {}
     for r in rows:
         by_twin.setdefault(r["twin"], []).append(r)
     twins = [_twin_section(con, t, runs, [r for r in rows if r["source"] == runs[-1]["source"]], validations,
-                           real_statistics) for t, runs in sorted(by_twin.items())]
+                           real_statistics, ledger_schema) for t, runs in sorted(by_twin.items())]
     sources: dict[str, dict] = {}
     for t in twins:
         sources[t["source"]] = {"source": t["source"], **t["budget"], "runs": len(t["ledger"])}
@@ -273,7 +275,8 @@ def collect(con: duckdb.DuckDBPyConnection, database: str = "", real_statistics:
     orphans = unledgered + [t for t in validations if t not in by_twin and t not in unledgered]
     notes = []
     if not ledger.exists():
-        notes.append("This database has no privacy ledger (main.dp_synth_ledger): dp-synth has not built any twin here.")
+        notes.append(f"This database has no privacy ledger ({ledger_schema}.dp_synth_ledger): dp-synth has not built any "
+                     "twin here (pass --ledger-schema if it lives elsewhere).")
     elif not rows:
         notes.append("The privacy ledger is empty: no twin has been built, or every run failed and was rolled back.")
     notes += [f"{o}: a synthetic-schema table with no ledger row — its privacy spend is unknown; it was not built "

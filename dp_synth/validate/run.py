@@ -128,7 +128,8 @@ def _record(con, result: ValidationResult) -> None:
 
 def validate(db, table: str, source: str | None = None, suite: str = "all", out: str | Path | None = None,
              target: str | None = None, positive: str | None = None, secret: str | None = None,
-             suites_dir: str | Path | None = None, risk_only_with_holdout: bool = False) -> ValidationResult:
+             suites_dir: str | Path | None = None, risk_only_with_holdout: bool = False,
+             ledger_schema: str = "main") -> ValidationResult:
     """Validate twin ``table`` against its source with the utility and/or risk suite.
 
     ``out`` (default ``dp_synth_validation`` next to the database) receives ``data_docs/`` and
@@ -145,7 +146,7 @@ def validate(db, table: str, source: str | None = None, suite: str = "all", out:
     start = time.perf_counter()
     con, owned = connect(db)
     try:
-        pair = load_pair(con, table, source)
+        pair = load_pair(con, table, source, ledger_schema=ledger_schema)
         target = target or pair.declared.get("target")
         positive = positive or pair.declared.get("positive")
         secret = secret or pair.declared.get("secret")
@@ -218,14 +219,14 @@ def _run_checkpoint(pair: EvaluationPair, loaded: dict, docs_dir: Path) -> dict[
 
 
 def validate_all(db, suite: str = "all", out: str | Path | None = None,
-                 suites_dir: str | Path | None = None) -> dict[str, ValidationResult | str]:
+                 suites_dir: str | Path | None = None, ledger_schema: str = "main") -> dict[str, ValidationResult | str]:
     """Validate every twin in the ledger with its declared inputs (``suite="all"``: a twin without a
     holdout gets the utility suite and a note). A twin that cannot be validated maps to the reason."""
     con, owned = connect(db)
     try:
         from .pair import ledger_twins
 
-        twins = ledger_twins(con)
+        twins = ledger_twins(con, ledger_schema)
     finally:
         if owned:
             con.close()
@@ -233,7 +234,7 @@ def validate_all(db, suite: str = "all", out: str | Path | None = None,
     for twin in twins:
         try:
             results[twin] = validate(db, twin, suite=suite, out=out, suites_dir=suites_dir,
-                                     risk_only_with_holdout=suite == "all")
+                                     risk_only_with_holdout=suite == "all", ledger_schema=ledger_schema)
         except InputError as e:
             results[twin] = str(e)
     return results

@@ -32,7 +32,14 @@
 {% macro default__learned_columns(model) -%}
   {#- columns the generator learned, from the twin's newest ledger row; all columns if unknown -#}
   {%- set names = [] -%}
+  {%- set exists = false -%}
   {%- if execute -%}
+    {#- not adapter.get_relation: dbt's relation cache predates the ledger the Python side created -#}
+    {%- set found = run_query("select count(*) from information_schema.tables where lower(table_schema) = lower('"
+                               ~ dp_synth.ledger_schema() | replace("'", "''") ~ "') and table_name = 'dp_synth_ledger'") -%}
+    {%- set exists = found.columns[0].values()[0] > 0 -%}
+  {%- endif -%}
+  {%- if execute and exists -%}
     {%- set q -%}
       select columns_learned from {{ dp_synth.ledger_relation() }}
       where lower(twin_schema) = lower('{{ model.schema | replace("'", "''") }}')
@@ -76,6 +83,9 @@ where copied_rows > {% if threshold < 1 and threshold > 0 %}{{ threshold }} * tw
 {#- per-column total-variation distance; numeric columns in `bins` quantile bins of the real table.
     One aggregate row of edges per column (never one row per source row): linear in rows. -#}
 {%- set cols = columns if columns else dp_synth.learned_columns(model) -%}
+{%- if cols | length == 0 -%}
+select 'twin ' || '{{ model | replace("'", "''") }}' || ' not built or has no columns' as column_name, 1.0 as tvd
+{%- else -%}
 {%- set numeric = {} -%}
 {%- for c in dp_synth.columns_of(compare_model) -%}{%- do numeric.update({c.name: dp_synth.is_numeric(c)}) -%}{%- endfor -%}
 {%- set qs = [] -%}{%- for i in range(1, bins) -%}{%- do qs.append(i / bins) -%}{%- endfor -%}
@@ -94,11 +104,15 @@ select '{{ c | replace("'", "''") }}' as column_name, tvd from (
 ) where tvd > {{ threshold }}
 {% if not loop.last %}union all{% endif %}
 {% endfor %}
+{%- endif %}
 {% endmacro %}
 
 {% macro default__test_dp_synth_marginal_fidelity(model, compare_model, columns, threshold, bins) %}
 {#- portable SQL: numeric columns in `bins` equal-width bins over the real table's range -#}
 {%- set cols = columns if columns else dp_synth.learned_columns(model) -%}
+{%- if cols | length == 0 -%}
+select 'twin ' || '{{ model | replace("'", "''") }}' || ' not built or has no columns' as column_name, 1.0 as tvd
+{%- else -%}
 {%- set numeric = {} -%}
 {%- for c in dp_synth.columns_of(compare_model) -%}{%- do numeric.update({c.name: dp_synth.is_numeric(c)}) -%}{%- endfor -%}
 {% for c in cols %}
@@ -113,6 +127,7 @@ select '{{ c | replace("'", "''") }}' as column_name, tvd from (
 ) z where tvd > {{ threshold }}
 {% if not loop.last %}union all{% endif %}
 {% endfor %}
+{%- endif %}
 {% endmacro %}
 
 
