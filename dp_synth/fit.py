@@ -147,6 +147,18 @@ def _check_size(n_noisy: float, exact_empty: bool, t: str, min_rows: int) -> Non
                          "a twin that is mostly noise")
 
 
+WEAK_TVD = 0.15  # expected 1-way TVD above which a run says the twin will be mostly noise
+
+
+def _expected_error(profile, measurements) -> float:
+    """Mean over columns of the 1-way TVD the profile's histogram noise alone implies (DP outputs
+    and public noise scales only): ½·k·σ·√(2/π) / n̂ for a histogram of k cells."""
+    sigmas = {m.target.split(": histogram")[0]: m.sigma for m in measurements if ": histogram" in m.target}
+    errs = [min(1.0, 0.5 * c.n_codes * sigmas[c.name] * math.sqrt(2 / math.pi) / max(profile.n_noisy, 1.0))
+            for c in profile.columns if c.name in sigmas]
+    return float(np.mean(errs)) if errs else 0.0
+
+
 def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | str | None = None,
         seed: int | None = None, *, config: TrainingConfig | None = None, min_rows: int = MIN_ROWS,
         table_name: str = "data", on_step: Callable[[int, int, float], None] | None = None,
@@ -196,6 +208,13 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         warnings.simplefilter("always")
         tspec, profile, measurements = measure_profile(df, tspec, rho * config.profile_share, delta_threshold, rng)
     measurements = [*first.measurements, *measurements]
+    weak = _expected_error(profile, measurements)
+    if weak > WEAK_TVD:
+        notices.append(warnings.WarningMessage(
+            f"table {table_name!r}: ε={eps:g} is small for a table of about {profile.n_noisy:,.0f} rows (DP estimate): "
+            f"the expected error of each column's distribution is ≈ {weak:.2f} (1-way TVD), so the twin will be "
+            "mostly noise. Raise ε, declare public bounds/categories (they cost nothing), or add rows",
+            UserWarning, __file__, 0))
     if not tspec.learned:
         raise InputError(f"table {table_name!r}: every column is key/pii/ignore after PII detection; "
                          "nothing is left to learn. Declare a column {'role': 'learn'}")

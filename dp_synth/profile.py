@@ -409,14 +409,14 @@ def _categorical(x: pl.Series, c: ColumnSpec, counter: NoisyCounter, unit: float
         true = np.array([x.null_count()] + [observed.get(k, 0) for k in cats] + [other])
         noisy, sigma = counter.counts(true, unit, f"{c.name}: histogram ({len(cats)} public categories)")
         noisy = np.clip(noisy, 0, None)
-        null_mass = noisy[0] if nullable else 0.0
+        null_mass = noisy[0] if nullable and noisy[0] > 1.5 * sigma else 0.0  # ≈ 0 measured ⇒ no NULLs
         cats_mass = list(noisy[1:-1])
         if noisy[-1] > 0.5 * max(n_noisy, 1.0) and noisy[-1] > 4.5 * sigma:
             raise InputError(f"column {c.name!r}: most values are not among the declared categories "
                              f"(DP estimate {min(noisy[-1] / max(n_noisy, 1.0), 1.0):.0%} of rows). Check the "
                              "spelling and type of the categories (nothing was written or charged)")
-        if noisy[-1] > 1.5 * sigma:
-            cats, cats_mass = cats + [OTHER], cats_mass + [noisy[-1]]
+        # declared categories are the only values the twin holds: no "other" code (rows outside the
+        # declaration — refused above when they are most rows — are encoded as the first category)
         return CategoricalProfile(c.name, c.kind, tuple(cats), tuple(cats_mass), float(null_mass))
     keys = sorted(observed)
     true = np.array([x.null_count()] + [observed[k] for k in keys])

@@ -292,7 +292,7 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
         "budget_cap": run.cap, "delta_cap": run.delta_cap, "privacy": model.privacy.to_json(),
         "settings_hash": settings, "package_version": __version__,
         "model_path": str(model_path) if model_path else None, "invoked_by": invoked_by,
-        "holdout_key": model.holdout_key, **extra}
+        "holdout_key": model.holdout_key, "notes": list(model.notices), **extra}
     lock = RunLock(model_path, str(dbfile), ledger.schema, run_id) if model_path is not None else None
     try:
         if lock is not None:

@@ -47,7 +47,7 @@ LEDGER_COLUMNS: dict[str, str] = {
     "epsilon_profile": "DOUBLE", "epsilon_training": "DOUBLE", "budget_cap": "DOUBLE",
     "privacy": "VARCHAR", "settings_hash": "VARCHAR", "package_version": "VARCHAR",
     "model_path": "VARCHAR", "invoked_by": "VARCHAR", "dbt_invocation_id": "VARCHAR",
-    "dbt_model": "VARCHAR", "twin_fingerprint": "VARCHAR", "delta_cap": "DOUBLE", "holdout_key": "VARCHAR",
+    "dbt_model": "VARCHAR", "twin_fingerprint": "VARCHAR", "delta_cap": "DOUBLE", "holdout_key": "VARCHAR", "notes": "VARCHAR",
 }
 RETRIES = 30
 
