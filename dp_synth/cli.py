@@ -94,6 +94,8 @@ def _statement(result) -> None:
                      f"{', '.join(json.loads(row['mechanisms']) if isinstance(row['mechanisms'], str) else row['mechanisms'])}]"))
     if result.model_path:
         out.print(f"model:   {result.model_path}")
+    if result.seconds:
+        out.print("time:    " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
 
 
 @app.command("synthesize")

@@ -17,7 +17,7 @@ import torch
 
 from . import __version__
 from .encoding import Encoder
-from .holdout import AUTO_MIN_ROWS, AUTO_SHARE, HoldoutPlan, split
+from .holdout import AUTO_MIN_ROWS, AUTO_SHARE, HOLDOUT_MAX_ROWS, HoldoutPlan, split
 from .errors import InputError
 from .model import SynthModel
 from .models import build_generator
@@ -162,12 +162,15 @@ def _expected_error(profile, measurements) -> float:
 def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | str | None = None,
         seed: int | None = None, *, config: TrainingConfig | None = None, min_rows: int = MIN_ROWS,
         table_name: str = "data", on_step: Callable[[int, int, float], None] | None = None,
-        holdout: float | None = None, defer_notices: bool = False) -> SynthModel:
+        holdout: float | None = None, defer_notices: bool = False,
+        prior_measurements: tuple = ()) -> SynthModel:
     """Fit a DP synthesizer to ``data`` with total privacy budget (``epsilon``, ``delta``).
 
     ``holdout`` keeps a share of the rows out of training as a control for risk measures (default:
     20 % for tables of ≥ 1,000 rows by a DP count, none below; 0 disables), chosen by a keyed hash
     of each row (:mod:`dp_synth.holdout`; the key is ``model.holdout_key``, never saved in the model).
+    ``prior_measurements`` are releases the caller already made about the same data (e.g. the
+    whole-table count that fixed a training sample's rate): composed into the statement.
     ``defer_notices`` keeps notices (PII detection) in ``model.notices`` instead of warning, so a
     caller can show them only once its run has succeeded.
     ``spec`` overrides kinds, roles and public domains (dict or YAML path). ``seed`` makes the
@@ -194,7 +197,9 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     n_table = max(float(first.counts(np.array([table.num_rows]), count_rho(eps), "row count (whole table)")[0][0]), 0.0)
     _check_size(n_table, table.num_rows == 0, table_name, min_rows)
     dlt = check_delta(delta, n_table, f"table {table_name!r}: ")
-    share = holdout if holdout is not None else (AUTO_SHARE if n_table >= AUTO_MIN_ROWS else 0.0)
+    # default holdout: 20 %, at most about HOLDOUT_MAX_ROWS rows (fewer rows withheld, better twins)
+    share = holdout if holdout is not None else (
+        min(AUTO_SHARE, HOLDOUT_MAX_ROWS / n_table) if n_table >= AUTO_MIN_ROWS else 0.0)
     plan = HoldoutPlan.choose(0, share, None if seed is None else hashlib.sha256(f"holdout{seed}".encode()).hexdigest())
     train, _ = split(table, plan.share, plan.key)
     df = pl.from_arrow(train)
@@ -207,7 +212,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     with warnings.catch_warnings(record=True) as notices:  # PII notices: shown only once the run succeeded
         warnings.simplefilter("always")
         tspec, profile, measurements = measure_profile(df, tspec, rho * config.profile_share, delta_threshold, rng)
-    measurements = [*first.measurements, *measurements]
+    measurements = [*prior_measurements, *first.measurements, *measurements]
     weak = _expected_error(profile, measurements)
     if weak > WEAK_TVD:
         notices.append(warnings.WarningMessage(

@@ -25,10 +25,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["HoldoutPlan", "split", "new_key", "AUTO_MIN_ROWS", "AUTO_SHARE", "RULE"]
+__all__ = ["HoldoutPlan", "split", "new_key", "AUTO_MIN_ROWS", "AUTO_SHARE", "HOLDOUT_MAX_ROWS", "RULE"]
 
 AUTO_MIN_ROWS = 1000  # below this the training set cannot spare rows
 AUTO_SHARE = 0.2
+HOLDOUT_MAX_ROWS = 10_000  # large tables withhold min(20 %, ~10,000 rows), by the DP row count
 RULE = ("a row is held out iff its keyed 64-bit hash (polars hash_rows seeded with the run key, "
         "mixed with splitmix64) divided by 2^64 is below share; the key is in the ledger row (holdout_key), "
         "and re-deriving it needs the same polars version (recorded with the key)")

@@ -17,7 +17,7 @@ from opacus import GradSampleModule
 from opacus.accountants import RDPAccountant
 from opacus.optimizers import DPOptimizer
 
-__all__ = ["TrainingConfig", "TrainingResult", "train_dp", "plan_steps"]
+__all__ = ["TrainingConfig", "TrainingResult", "train_dp", "plan_steps", "poisson_batch"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class TrainingConfig:
     tree_share: float = 0.4         # measuring the tree's 2-way marginals; DP-SGD gets the rest
     pretrain_rows: int = 50_000     # samples from the DP tree used to pretrain (free)
     pretrain_epochs: int = 4
+    max_steps: int = 1000           # DP-SGD steps at most: cost stays flat in rows (more rows ⇒ less noise)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -62,7 +63,25 @@ def plan_steps(n_noisy: float, config: TrainingConfig) -> tuple[float, int]:
     """Sampling rate and step count from the noisy row count (public after measuring it)."""
     batch = max(32, min(config.batch_size, int(n_noisy / 4)))
     q = min(1.0, batch / max(n_noisy, 1.0))
-    return q, max(1, math.ceil(config.epochs / q))
+    return q, max(1, min(math.ceil(config.epochs / q), int(config.max_steps)))
+
+
+def poisson_batch(n: int, q: float, gen: torch.Generator) -> torch.Tensor:
+    """Row indices of one Poisson-sampled batch (each row in w.p. q, independently) in O(batch) time:
+    the batch size is Binomial(n, q), and given its size the batch is a uniform subset of that size —
+    exactly the distribution of n Bernoulli(q) coin flips, without drawing n uniforms per step."""
+    if n == 0:
+        return torch.zeros(0, dtype=torch.long)
+    b = int(torch.binomial(torch.tensor([float(n)]), torch.tensor([float(q)]), generator=gen).item())
+    if b == 0:
+        return torch.zeros(0, dtype=torch.long)
+    if b > n // 4:  # dense: a permutation is as cheap
+        return torch.randperm(n, generator=gen)[:b]
+    picked = torch.zeros(0, dtype=torch.long)
+    while picked.numel() < b:
+        draw = torch.randint(n, (b + b // 8 + 16,), generator=gen)
+        picked = torch.unique(torch.cat([picked, draw]))
+    return picked[torch.randperm(picked.numel(), generator=gen)[:b]]
 
 
 def pretrain(model: torch.nn.Module, codes: np.ndarray, epochs: int, seed: int | None,
@@ -102,7 +121,7 @@ def train_dp(model: torch.nn.Module, codes: np.ndarray, *, sample_rate: float, s
     accountant = RDPAccountant()
     loss_value = float("nan")
     for step in range(steps):
-        batch = data[torch.rand(n, generator=gen) < sample_rate]
+        batch = data[poisson_batch(n, sample_rate, gen)]
         accountant.step(noise_multiplier=noise_multiplier, sample_rate=sample_rate)
         if batch.shape[0] > 0:  # P(empty) < e^-32 at batch ≥ 32; skipping it is still charged above
             optimizer.zero_grad(set_to_none=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import shutil
+import time
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import pyarrow as pa
 from .. import __version__
 from ..errors import InputError
 from ..faults import kill_point
-from ..fit import check_epsilon, check_seed, check_validation_settings, fit
+from ..fit import check_epsilon, check_seed, check_validation_settings, default_delta, fit
 from ..model import SynthModel
 from ..spec import load_spec_overrides
 from ..training import TrainingConfig
@@ -50,6 +51,7 @@ class SynthesisResult:
     ledger_row: dict[str, Any]
     reused: bool = False
     model_path: str | None = None
+    seconds: dict[str, float] | None = None   # wall seconds per phase: read, fit, write
 
 
 def open_database(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -108,6 +110,43 @@ def read_table(con, rel: Relation, batch_rows: int = 1_000_000) -> pa.Table:
     """Scan the source as Arrow record batches (never through pandas)."""
     reader = con.sql(f"SELECT * FROM {rel.sql}").to_arrow_reader(batch_rows)
     return reader.read_all()
+
+
+TRAIN_SAMPLE_ROWS = 250_000  # a twin learns from at most about this many rows (by the DP count): cost flat in n
+
+
+def sample_filter(key: str | None, rate: float | None) -> tuple[str, list]:
+    """SQL predicate (and its parameters) keeping a row iff hash(row, key) < rate·2⁶⁴: a function of
+    the row and the run's key only, so one added row moves no other row in or out of the sample."""
+    if key is None or rate is None or rate >= 1.0:
+        return "TRUE", []
+    return "hash(t, ?) < CAST(? AS UBIGINT)", [key, str(int(rate * 2**64))]
+
+
+def read_training_rows(con, source: Relation, epsilon: float, seed: int | None):
+    """The rows a twin learns from: the whole table, or — when the DP row count exceeds
+    TRAIN_SAMPLE_ROWS — a keyed-hash sample of about that many rows, read by the engine.
+
+    Returns (Arrow table, [the whole-table count's Measurement], {n_noisy, key, rate}). Training on a
+    subset chosen row by row by a function of the row keeps the guarantee w.r.t. the whole table
+    (a neighbour adds or removes at most one sampled row); no amplification is claimed.
+    """
+    import numpy as np
+
+    from ..fit import count_rho
+    from ..holdout import new_key
+    from ..profile import NoisyCounter
+
+    counter = NoisyCounter(np.random.RandomState(seed) if seed is not None else None)
+    n = con.execute(f"SELECT count(*) FROM {source.sql}").fetchall()[0][0]
+    n_noisy = max(float(counter.counts(np.array([n]), count_rho(epsilon), "row count (sampling rate)")[0][0]), 0.0)
+    rate = min(1.0, TRAIN_SAMPLE_ROWS / max(n_noisy, 1.0))
+    key = new_key() if rate < 1.0 else None
+    where, params = sample_filter(key, rate)
+    rel = con.sql(f"SELECT * FROM {source.sql} AS t WHERE {where}", params=params) if params \
+        else con.sql(f"SELECT * FROM {source.sql}")
+    data = rel.to_arrow_reader(1_000_000).read_all()
+    return data, counter.measurements, {"n_noisy": n_noisy, "key": key, "rate": rate if key else None}
 
 
 def table_fingerprint(con, rel: Relation) -> str:
@@ -268,7 +307,9 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
     ledger.check_cap(str(source), identity(source), print_fp, run.epsilon, 0.0, run.cap, None, identity(twin))
 
     kill_point("before_measure")
-    data = read_table(con, source)
+    clock = {"start": time.perf_counter()}
+    data, prior, sample = read_training_rows(con, source, run.epsilon, run.seed)
+    clock["read"] = time.perf_counter()
 
     def step(i: int, steps: int, eps: float) -> None:
         if i >= steps // 2:
@@ -277,9 +318,11 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
             on_step(i, steps, eps)
 
     kwargs = {"min_rows": min_rows} if min_rows is not None else {}
-    model = fit(data, run.epsilon, run.delta, run.spec, run.seed, config=run.config, table_name=str(source),
-                on_step=step, defer_notices=True, **kwargs)
+    delta = run.delta if run.delta is not None else default_delta(int(max(sample["n_noisy"], 10)))
+    model = fit(data, run.epsilon, delta, run.spec, run.seed, config=run.config, table_name=str(source),
+                on_step=step, defer_notices=True, prior_measurements=prior, **kwargs)
     del data
+    clock["fit"] = time.perf_counter()
     model.metadata["validation"] = run.validation
     run_id = uuid.uuid4().hex
     model_path = model_file(db, model_dir, source, run_id, folder)
@@ -292,7 +335,8 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
         "budget_cap": run.cap, "delta_cap": run.delta_cap, "privacy": model.privacy.to_json(),
         "settings_hash": settings, "package_version": __version__,
         "model_path": str(model_path) if model_path else None, "invoked_by": invoked_by,
-        "holdout_key": model.holdout_key, "notes": list(model.notices), **extra}
+        "holdout_key": model.holdout_key, "notes": list(model.notices),
+        "sample_key": sample["key"], "sample_rate": sample["rate"], **extra}
     lock = RunLock(model_path, str(dbfile), ledger.schema, run_id) if model_path is not None else None
     try:
         if lock is not None:
@@ -311,8 +355,10 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
             lock.__exit__()
     for text in model.notices:  # only now: a run that fails says nothing about the data
         warnings.warn(text, UserWarning, stacklevel=3)
+    end = time.perf_counter()
+    seconds = {"read": clock["read"] - clock["start"], "fit": clock["fit"] - clock["read"], "write": end - clock["fit"]}
     return SynthesisResult(source, twin, n, model, ledger.latest_for_twin(identity(twin)),
-                           model_path=str(model_path) if model_path else None)
+                           model_path=str(model_path) if model_path else None, seconds=seconds)
 
 
 def _committed(con, schema: str, run_id: str) -> bool:

@@ -48,6 +48,7 @@ LEDGER_COLUMNS: dict[str, str] = {
     "privacy": "VARCHAR", "settings_hash": "VARCHAR", "package_version": "VARCHAR",
     "model_path": "VARCHAR", "invoked_by": "VARCHAR", "dbt_invocation_id": "VARCHAR",
     "dbt_model": "VARCHAR", "twin_fingerprint": "VARCHAR", "delta_cap": "DOUBLE", "holdout_key": "VARCHAR", "notes": "VARCHAR",
+    "sample_key": "VARCHAR", "sample_rate": "DOUBLE",
 }
 RETRIES = 30
 

@@ -22,7 +22,7 @@ from ..artifact import read_artifact
 from ..errors import ArtifactError, InputError
 from ..holdout import split
 from ..io.catalog import canonical
-from ..io.duckdb import read_table, relation_exists, table_fingerprint
+from ..io.duckdb import read_table, relation_exists, sample_filter, table_fingerprint
 from ..io.ledger import Ledger
 from ..io.relation import Relation
 
@@ -143,12 +143,17 @@ def load_pair(con: duckdb.DuckDBPyConnection, twin: str, source: str | None = No
         raise InputError(f"source table {str(source_rel)!r} not found in the database")
     _check_schemas(con, twin_rel, source_rel)
     synthetic = pl.from_arrow(read_table(con, twin_rel))
-    real = read_table(con, source_rel)
+    latest = twin_rows[-1] if twin_rows and twin_rows[-1]["source"] == str(source_rel) else None
+    if latest is not None and latest.get("sample_key"):  # the twin learned from a keyed sample: the same rows
+        where, params = sample_filter(latest["sample_key"], latest["sample_rate"])
+        real = con.sql(f"SELECT * FROM {source_rel.sql} AS t WHERE {where}", params=params).to_arrow_reader(
+            1_000_000).read_all()
+    else:
+        real = read_table(con, source_rel)
     if synthetic.height == 0:
         raise InputError(f"twin {str(twin_rel)!r} is empty: there is nothing to validate. Rebuild it")
     if real.num_rows == 0:
         raise InputError(f"source {str(source_rel)!r} is empty: there is nothing to compare the twin with")
-    latest = twin_rows[-1] if twin_rows and twin_rows[-1]["source"] == str(source_rel) else None
     document, why_not = _model_document(latest)
     train, hold, note = _holdout(real, latest, document, why_not, table_fingerprint(con, source_rel))
     declared = dict((document or {}).get("metadata", {}).get("validation") or {})

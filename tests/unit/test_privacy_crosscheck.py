@@ -113,3 +113,27 @@ def test_unseeded_runs_do_not_follow_numpys_global_seed():
 
     draws = {_exponential(np.zeros(1000), 1.0, None) for _ in range(5)}
     assert len(draws) > 1
+
+
+def test_poisson_batches_have_the_poisson_distribution():
+    """O(batch) sampling: sizes Binomial(n, q), every row included w.p. q, independently of others."""
+    import torch
+
+    from dp_synth.training import poisson_batch
+
+    gen = torch.Generator().manual_seed(0)
+    n, q, trials = 5000, 0.01, 4000
+    counts = np.zeros(n)
+    sizes = []
+    pair = 0
+    for _ in range(trials):
+        idx = poisson_batch(n, q, gen).numpy()
+        assert len(set(idx.tolist())) == len(idx)  # no row twice
+        sizes.append(len(idx))
+        counts[idx] += 1
+        pair += (0 in idx) and (1 in idx)
+    sizes = np.asarray(sizes)
+    assert abs(sizes.mean() - n * q) < 4 * math.sqrt(n * q * (1 - q) / trials)
+    assert abs(sizes.var() - n * q * (1 - q)) < 0.15 * n * q  # Binomial variance, not a fixed size
+    assert abs(counts.mean() / trials - q) < 1e-3 and counts.std() / trials < 3 * math.sqrt(q / trials)
+    assert pair <= 5  # P(both 0 and 1) = q² → 0.4 expected in 4000 trials
