@@ -263,6 +263,14 @@ def _dp_bounds(x: pl.Series, counter: NoisyCounter, rho: float, c: ColumnSpec, a
     rho = rho / 2  # half for the powers of two, half for the refinement
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds (powers of two)")
     first, last = _pooled_support(noisy, sigma)
+    # a sign whose whole side of the histogram holds no clear mass is noise: counts and amounts whose
+    # data are ≥ 0 never get a negative lower bound (and vice versa) because of one noisy bucket
+    if first < k < last:
+        neg, pos = noisy[first:k], noisy[k + 1:last + 1]
+        if neg.sum() < 4.5 * sigma * math.sqrt(len(neg)):
+            first = k
+        elif pos.sum() < 4.5 * sigma * math.sqrt(len(pos)):
+            last = k
     lo = _bucket_edges(first - k)[0]
     hi = _bucket_edges(last - k)[1]
     # all data in one octave far from 0 (dates, years, timestamps): refine, if there is signal

@@ -147,7 +147,9 @@ def _figures_and_measures(pair, validation: dict | None, profile: dict | None = 
                                if target else None)}
     figures = {"distributions": _distributions(real, pair.synthetic) if real_statistics
                else _dp_distributions(profile, pair.synthetic),
-               "associations": {"columns": cols, "real": a_real.round(4).tolist(), "twin": a_twin.round(4).tolist()}}
+               "associations": {"columns": cols, "twin": a_twin.round(4).tolist(),
+                                # the real table's matrix is not DP-released: shown only on request
+                                **({"real": a_real.round(4).tolist()} if real_statistics else {})}}
     if pair.holdout is None:
         return {"utility": utility, "risk": {"unavailable": pair.holdout_note}}, figures
     d_tr, d_ho = ev.dcr_distances(pair.synthetic, pair.train, pair.holdout)

@@ -52,12 +52,15 @@ def distributions(dists: dict[str, Any], per_row: int = 4) -> str:
 
 
 def associations(assoc: dict[str, Any]) -> str:
-    """Association matrices (|Pearson r| or Cramér's V) of the real table and the twin, side by side."""
+    """Association matrices (|Pearson r| or Cramér's V) of the twin (and of the real table, with
+    --real-statistics), side by side."""
     import numpy as np
 
     cols = assoc["columns"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
-    for ax, key, title in ((axes[0], "real", "real"), (axes[1], "twin", "twin")):
+    keys = [k for k in ("real", "twin") if k in assoc]  # by default only the twin's (a DP output)
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4.6), squeeze=False)
+    axes = axes[0]
+    for ax, key, title in ((axes[i], k, k) for i, k in enumerate(keys)):
         im = ax.imshow(np.abs(np.array(assoc[key])), vmin=0, vmax=1, cmap="viridis")
         ax.set_xticks(range(len(cols)), [c[:12] for c in cols], rotation=70, ha="right", fontsize=6)
         ax.set_yticks(range(len(cols)), [c[:12] for c in cols], fontsize=6)
