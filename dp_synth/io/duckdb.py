@@ -9,6 +9,7 @@ that dp-synth did not write, is never dropped or replaced.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import shutil
@@ -39,6 +40,7 @@ __all__ = ["SynthesisResult", "synthesize", "connect", "read_table", "relation_e
            "model_file", "database_file", "table_fingerprint", "open_database", "MAX_TWIN_ROWS"]
 
 MAX_TWIN_ROWS = 10**9        # absolute limit on --rows
+MEMORY_LIMIT = "1GB"         # DuckDB buffer pool of connections dp-synth opens itself
 ROWS_PER_SOURCE_ROW = 100    # --rows may be at most this many times the source's size unless forced
 
 
@@ -78,6 +80,9 @@ def open_database(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyC
         raise InputError(f"{str(p)!r} is not a DuckDB database this version can open "
                          f"({str(e).splitlines()[0]})") from None
     con.execute("SET arrow_large_buffer_size = true")  # strings > 2 GB per batch in total
+    # our own connection: DuckDB's buffer pool may otherwise grow to most of RAM while a 10⁷-row twin
+    # is written; it spills instead (measured in benchmarks/scale.py)
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     return con
 
 
@@ -282,7 +287,8 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
     source, twin, ledger = run.source, run.twin, run.ledger
     dbfile = database_file(con)
     folder = _model_dir(db, con, model_dir)
-    recover(folder, str(dbfile), lambda schema, run_id: _committed(con, schema, run_id))
+    recover(folder, str(dbfile), lambda schema, run_id: _committed(con, schema, run_id),
+            lambda run_id: _drop_staging(con, run_id))
     print_fp = table_fingerprint(con, source)
     settings = settings_hash(epsilon=run.epsilon, delta=run.delta, spec=run.spec, rows=run.rows,
                               seed=run.seed, config=run.config.to_json(), twin=str(twin))
@@ -344,7 +350,9 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
             model.save(model_path)
             kill_point("after_model_save")
         ledger.ensure()
-        n = retry_on_conflict(_write_twin, con, run, model, row)
+        if run.rows is None and sample["key"]:  # learned from a sample: the twin still has the table's (DP) size
+            run = dataclasses.replace(run, rows=max(1, int(round(sample["n_noisy"]))))
+        n = _write_twin(con, run, model, row)
         kill_point("after_commit")
     except BaseException:
         if model_path is not None:
@@ -388,16 +396,21 @@ def model_file(db, model_dir, source: Relation, run_id: str, folder: Path | None
     return folder / f"{safe}-{run_id[:12]}.safetensors"
 
 
+def _staging(twin: Relation, run_id: str) -> Relation:
+    return Relation(twin.schema, f"__dp_synth_tmp_{run_id[:12]}")
+
+
 def _write_twin(con, run: _Run, model: SynthModel, row: dict[str, Any]) -> int:
-    """One transaction: twin into a temp table, old twin dropped, rename, cap re-checked, ledger row."""
-    source, twin, ledger = run.source, run.twin, run.ledger
-    tmp = Relation(twin.schema, f"__dp_synth_tmp_{row['run_id'][:12]}")
+    """Stage the twin in a temp table (batches committed one by one: memory stays bounded however many
+    rows), then publish in one short transaction: old twin dropped, rename, cap re-checked, ledger row.
+    The temp table is never a twin; a failed run drops it, a killed run's is dropped by the next run."""
+    source, twin = run.source, run.twin
+    tmp = _staging(twin, row["run_id"])
     view = f"__dp_synth_batch_{row['run_id'][:12]}"
-    con.execute("BEGIN TRANSACTION")
+    retry_on_conflict(con.execute, f"CREATE SCHEMA IF NOT EXISTS {quote_ident(twin.schema)}")
+    # the source's own column types, names and order; no rows
+    con.execute(f"CREATE TABLE {tmp.sql} AS SELECT * FROM {source.sql} LIMIT 0")
     try:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(twin.schema)}")
-        # the source's own column types, names and order; no rows
-        con.execute(f"CREATE TABLE {tmp.sql} AS SELECT * FROM {source.sql} LIMIT 0")
         n = 0
         for batch in model.sample_batches(run.rows):
             con.register(view, pa.Table.from_batches([batch]))
@@ -410,18 +423,35 @@ def _write_twin(con, run: _Run, model: SynthModel, row: dict[str, Any]) -> int:
                 con.unregister(view)
             n += batch.num_rows
             kill_point("during_insert")
+        fingerprint = table_fingerprint(con, canonical(con, tmp))
+        retry_on_conflict(_publish, con, run, tmp, {**row, "twin_rows": n, "twin_fingerprint": fingerprint})
+    except BaseException:
+        con.execute(f"DROP TABLE IF EXISTS {tmp.sql}")
+        raise
+    return n
+
+
+def _publish(con, run: _Run, tmp: Relation, row: dict[str, Any]) -> None:
+    source, twin, ledger = run.source, run.twin, run.ledger
+    con.execute("BEGIN TRANSACTION")
+    try:
         old = resolve(con, twin)
         if old is not None:
             con.execute(f"DROP TABLE {old.relation.sql}")
         con.execute(f"ALTER TABLE {tmp.sql} RENAME TO {quote_ident(twin.name)}")
         kill_point("after_rename")
-        written = canonical(con, twin)
-        ledger.commit_spend({**row, "twin_rows": n, "twin_fingerprint": table_fingerprint(con, written),
-                             "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)},
+        ledger.commit_spend({**row, "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)},
                             identity(source), run.cap, run.delta_cap)
         kill_point("after_ledger_append")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return n
+
+
+def _drop_staging(con, run_id: str) -> None:
+    """A dead run's temp table, in whatever schema it staged its twin."""
+    name = f"__dp_synth_tmp_{run_id[:12]}"
+    for schema, table in con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = "
+                                     "current_database() AND table_name = ?", [name]).fetchall():
+        con.execute(f"DROP TABLE IF EXISTS {Relation(schema, table).sql}")

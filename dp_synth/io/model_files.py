@@ -42,10 +42,12 @@ class RunLock:
             os.close(self._fd)
 
 
-def recover(model_dir: Path | None, database: str, committed: Callable[[str, str], bool]) -> list[str]:
+def recover(model_dir: Path | None, database: str, committed: Callable[[str, str], bool],
+            drop_staging: Callable[[str], None] | None = None) -> list[str]:
     """Resolve the lock files of dead runs on ``database``; returns the model files removed.
 
-    ``committed(ledger_schema, run_id)`` tells whether that run's ledger row exists.
+    ``committed(ledger_schema, run_id)`` tells whether that run's ledger row exists;
+    ``drop_staging(run_id)`` removes what a dead run staged in the database (its temp table).
     """
     removed: list[str] = []
     if model_dir is None or not Path(model_dir).is_dir():
@@ -72,6 +74,8 @@ def recover(model_dir: Path | None, database: str, committed: Callable[[str, str
                 info = None
             if not isinstance(info, dict) or info.get("database") != database:
                 continue  # another database's run (or a lock being written): not ours to judge
+            if drop_staging is not None:
+                drop_staging(str(info.get("run_id")))
             if not committed(str(info.get("ledger_schema")), str(info.get("run_id"))):
                 model = Path(str(info.get("model_path")))
                 if model.parent.resolve() == Path(model_dir).resolve():

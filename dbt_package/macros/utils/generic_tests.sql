@@ -75,6 +75,13 @@ where copied_rows > {% if threshold < 1 and threshold > 0 %}{{ threshold }} * tw
 {% endmacro %}
 
 
+{% macro fidelity_columns(model, compare_model, columns) -%}
+  {#- (columns to compare, {column: is numeric}) for the fidelity test -#}
+  {%- set numeric = {} -%}
+  {%- for c in dp_synth.columns_of(compare_model) -%}{%- do numeric.update({c.name: dp_synth.is_numeric(c)}) -%}{%- endfor -%}
+  {{ return((columns if columns else dp_synth.learned_columns(model), numeric)) }}
+{%- endmacro %}
+
 {% test dp_synth_marginal_fidelity(model, compare_model, columns=none, threshold=0.15, bins=10) %}
   {{ return(adapter.dispatch('test_dp_synth_marginal_fidelity', 'dp_synth')(model, compare_model, columns, threshold, bins)) }}
 {% endtest %}
@@ -82,12 +89,10 @@ where copied_rows > {% if threshold < 1 and threshold > 0 %}{{ threshold }} * tw
 {% macro duckdb__test_dp_synth_marginal_fidelity(model, compare_model, columns, threshold, bins) %}
 {#- per-column total-variation distance; numeric columns in `bins` quantile bins of the real table.
     One aggregate row of edges per column (never one row per source row): linear in rows. -#}
-{%- set cols = columns if columns else dp_synth.learned_columns(model) -%}
+{%- set cols, numeric = dp_synth.fidelity_columns(model, compare_model, columns) -%}
 {%- if cols | length == 0 -%}
 select 'twin ' || '{{ model | replace("'", "''") }}' || ' not built or has no columns' as column_name, 1.0 as tvd
 {%- else -%}
-{%- set numeric = {} -%}
-{%- for c in dp_synth.columns_of(compare_model) -%}{%- do numeric.update({c.name: dp_synth.is_numeric(c)}) -%}{%- endfor -%}
 {%- set qs = [] -%}{%- for i in range(1, bins) -%}{%- do qs.append(i / bins) -%}{%- endfor -%}
 {% for c in cols %}
 {%- set col = adapter.quote(c) -%}
@@ -109,12 +114,10 @@ select '{{ c | replace("'", "''") }}' as column_name, tvd from (
 
 {% macro default__test_dp_synth_marginal_fidelity(model, compare_model, columns, threshold, bins) %}
 {#- portable SQL: numeric columns in `bins` equal-width bins over the real table's range -#}
-{%- set cols = columns if columns else dp_synth.learned_columns(model) -%}
+{%- set cols, numeric = dp_synth.fidelity_columns(model, compare_model, columns) -%}
 {%- if cols | length == 0 -%}
 select 'twin ' || '{{ model | replace("'", "''") }}' || ' not built or has no columns' as column_name, 1.0 as tvd
 {%- else -%}
-{%- set numeric = {} -%}
-{%- for c in dp_synth.columns_of(compare_model) -%}{%- do numeric.update({c.name: dp_synth.is_numeric(c)}) -%}{%- endfor -%}
 {% for c in cols %}
 {%- set col = adapter.quote(c) -%}
 select '{{ c | replace("'", "''") }}' as column_name, tvd from (
