@@ -78,7 +78,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6])
     args = ap.parse_args()
-    print(f"| rows | read s | fit s | write s | wall s | peak RSS GB | twin rows/s | 2-way TVD | TSTR AUC |")
+    print("| rows | read s | fit s | write s | wall s | peak RSS GB | twin rows/s | 2-way TVD | TSTR AUC |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in (int(x) for x in args.sizes):
         with tempfile.TemporaryDirectory() as d:

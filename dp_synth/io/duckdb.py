@@ -10,8 +10,6 @@ that dp-synth did not write, is never dropped or replaced.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import math
 import shutil
 import time
 import uuid
@@ -32,12 +30,15 @@ from ..spec import load_spec_overrides
 from ..training import TrainingConfig
 from .catalog import canonical, check_not_ambiguous, identity, in_transaction, resolve
 from .engine_checks import check_source_schema
-from .ledger import Ledger, check_cap_value, retry_on_conflict, settings_hash
+from .ledger import Ledger, check_cap_value, settings_hash
 from .model_files import RunLock, recover
-from .relation import Relation, quote_ident
+from .relation import Relation
+from .publish import drop_staging, write_twin
+from .scan import TRAIN_SAMPLE_ROWS, read_training_rows, sample_filter, table_fingerprint
 
 __all__ = ["SynthesisResult", "synthesize", "connect", "read_table", "relation_exists", "relation_kind",
-           "model_file", "database_file", "table_fingerprint", "open_database", "MAX_TWIN_ROWS"]
+           "model_file", "database_file", "table_fingerprint", "open_database", "MAX_TWIN_ROWS", "sample_filter",
+           "read_training_rows", "TRAIN_SAMPLE_ROWS"]
 
 MAX_TWIN_ROWS = 10**9        # absolute limit on --rows
 MEMORY_LIMIT = "1GB"         # DuckDB buffer pool of connections dp-synth opens itself
@@ -115,56 +116,6 @@ def read_table(con, rel: Relation, batch_rows: int = 1_000_000) -> pa.Table:
     """Scan the source as Arrow record batches (never through pandas)."""
     reader = con.sql(f"SELECT * FROM {rel.sql}").to_arrow_reader(batch_rows)
     return reader.read_all()
-
-
-TRAIN_SAMPLE_ROWS = 250_000  # a twin learns from at most about this many rows (by the DP count): cost flat in n
-
-
-def sample_filter(key: str | None, rate: float | None) -> tuple[str, list]:
-    """SQL predicate (and its parameters) keeping a row iff hash(row, key) < rate·2⁶⁴: a function of
-    the row and the run's key only, so one added row moves no other row in or out of the sample."""
-    if key is None or rate is None or rate >= 1.0:
-        return "TRUE", []
-    return "hash(t, ?) < CAST(? AS UBIGINT)", [key, str(int(rate * 2**64))]
-
-
-def read_training_rows(con, source: Relation, epsilon: float, seed: int | None):
-    """The rows a twin learns from: the whole table, or — when the DP row count exceeds
-    TRAIN_SAMPLE_ROWS — a keyed-hash sample of about that many rows, read by the engine.
-
-    Returns (Arrow table, [the whole-table count's Measurement], {n_noisy, key, rate}). Training on a
-    subset chosen row by row by a function of the row keeps the guarantee w.r.t. the whole table
-    (a neighbour adds or removes at most one sampled row); no amplification is claimed.
-    """
-    import numpy as np
-
-    from ..fit import count_rho
-    from ..holdout import new_key
-    from ..profile import NoisyCounter
-
-    counter = NoisyCounter(np.random.RandomState(seed) if seed is not None else None)
-    n = con.execute(f"SELECT count(*) FROM {source.sql}").fetchall()[0][0]
-    n_noisy = max(float(counter.counts(np.array([n]), count_rho(epsilon), "row count (sampling rate)")[0][0]), 0.0)
-    rate = min(1.0, TRAIN_SAMPLE_ROWS / max(n_noisy, 1.0))
-    key = new_key() if rate < 1.0 else None
-    where, params = sample_filter(key, rate)
-    rel = con.sql(f"SELECT * FROM {source.sql} AS t WHERE {where}", params=params) if params \
-        else con.sql(f"SELECT * FROM {source.sql}")
-    data = rel.to_arrow_reader(1_000_000).read_all()
-    return data, counter.measurements, {"n_noisy": n_noisy, "key": key, "rate": rate if key else None}
-
-
-def table_fingerprint(con, rel: Relation) -> str:
-    """Order-independent content hash, computed by the engine: column names and types, row count,
-    and the sum (mod 2¹²⁸) of every row's hash. Equal tables give equal fingerprints whatever order
-    a scan returns their rows in; no copy of the table is made."""
-    import hashlib
-
-    cols = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
-                       "AND schema_name = ? AND table_name = ? ORDER BY column_index", [rel.schema, rel.name]).fetchall()
-    n, s, x = con.execute(f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0), coalesce(bit_xor(hash(t)), 0) "
-                          f"FROM {rel.sql} AS t").fetchall()[0]
-    return hashlib.sha256(repr((cols, int(n), int(s), int(x))).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -288,7 +239,7 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
     dbfile = database_file(con)
     folder = _model_dir(db, con, model_dir)
     recover(folder, str(dbfile), lambda schema, run_id: _committed(con, schema, run_id),
-            lambda run_id: _drop_staging(con, run_id))
+            lambda run_id: drop_staging(con, run_id))
     print_fp = table_fingerprint(con, source)
     settings = settings_hash(epsilon=run.epsilon, delta=run.delta, spec=run.spec, rows=run.rows,
                               seed=run.seed, config=run.config.to_json(), twin=str(twin))
@@ -352,7 +303,7 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
         ledger.ensure()
         if run.rows is None and sample["key"]:  # learned from a sample: the twin still has the table's (DP) size
             run = dataclasses.replace(run, rows=max(1, int(round(sample["n_noisy"]))))
-        n = _write_twin(con, run, model, row)
+        n = write_twin(con, run, model, row)
         kill_point("after_commit")
     except BaseException:
         if model_path is not None:
@@ -394,64 +345,3 @@ def model_file(db, model_dir, source: Relation, run_id: str, folder: Path | None
         folder = Path(model_dir)
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{source.schema}.{source.name}")
     return folder / f"{safe}-{run_id[:12]}.safetensors"
-
-
-def _staging(twin: Relation, run_id: str) -> Relation:
-    return Relation(twin.schema, f"__dp_synth_tmp_{run_id[:12]}")
-
-
-def _write_twin(con, run: _Run, model: SynthModel, row: dict[str, Any]) -> int:
-    """Stage the twin in a temp table (batches committed one by one: memory stays bounded however many
-    rows), then publish in one short transaction: old twin dropped, rename, cap re-checked, ledger row.
-    The temp table is never a twin; a failed run drops it, a killed run's is dropped by the next run."""
-    source, twin = run.source, run.twin
-    tmp = _staging(twin, row["run_id"])
-    view = f"__dp_synth_batch_{row['run_id'][:12]}"
-    retry_on_conflict(con.execute, f"CREATE SCHEMA IF NOT EXISTS {quote_ident(twin.schema)}")
-    # the source's own column types, names and order; no rows
-    con.execute(f"CREATE TABLE {tmp.sql} AS SELECT * FROM {source.sql} LIMIT 0")
-    try:
-        n = 0
-        for batch in model.sample_batches(run.rows):
-            con.register(view, pa.Table.from_batches([batch]))
-            try:
-                con.execute(f"INSERT INTO {tmp.sql} SELECT * FROM {quote_ident(view)}")
-            except duckdb.ConversionException as e:
-                raise InputError(f"table {str(source)!r}: a generated value does not fit the source's column "
-                                 f"types ({str(e).splitlines()[0]}); nothing was written or charged") from None
-            finally:
-                con.unregister(view)
-            n += batch.num_rows
-            kill_point("during_insert")
-        fingerprint = table_fingerprint(con, canonical(con, tmp))
-        retry_on_conflict(_publish, con, run, tmp, {**row, "twin_rows": n, "twin_fingerprint": fingerprint})
-    except BaseException:
-        con.execute(f"DROP TABLE IF EXISTS {tmp.sql}")
-        raise
-    return n
-
-
-def _publish(con, run: _Run, tmp: Relation, row: dict[str, Any]) -> None:
-    source, twin, ledger = run.source, run.twin, run.ledger
-    con.execute("BEGIN TRANSACTION")
-    try:
-        old = resolve(con, twin)
-        if old is not None:
-            con.execute(f"DROP TABLE {old.relation.sql}")
-        con.execute(f"ALTER TABLE {tmp.sql} RENAME TO {quote_ident(twin.name)}")
-        kill_point("after_rename")
-        ledger.commit_spend({**row, "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)},
-                            identity(source), run.cap, run.delta_cap)
-        kill_point("after_ledger_append")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-
-
-def _drop_staging(con, run_id: str) -> None:
-    """A dead run's temp table, in whatever schema it staged its twin."""
-    name = f"__dp_synth_tmp_{run_id[:12]}"
-    for schema, table in con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = "
-                                     "current_database() AND table_name = ?", [name]).fetchall():
-        con.execute(f"DROP TABLE IF EXISTS {Relation(schema, table).sql}")

@@ -144,7 +144,7 @@ def _utility(t: dict) -> str:
                    f"{_num(u['associations']['mean'])} / {_num(u['associations']['max'])}")
             + (_kpi(f"worst column ({worst[0]}, {worst[1]['metric'].upper()})", _num(worst[1]["value"])) if worst else "")
             + ml_text + "</p>"
-            + f'<p class="muted">Real vs twin per column (shares; '
+            + '<p class="muted">Real vs twin per column (shares; '
               + ('exact real shares' if any(not d.get('dp') for d in f['distributions'].values()) else
                  'real as released under DP: the profile\'s noisy masses over released categories and DP bins')
               + ').</p><img alt="column distributions" '
