@@ -113,6 +113,10 @@ def _holdout(table: pa.Table, ledger_row: dict | None, document: dict | None, wh
         return table, None, "the source changed since the twin was trained; its holdout cannot be re-derived"
     if not ledger_row.get("holdout_key"):
         return table, None, "the ledger row holds no holdout key (a twin from an older version); no holdout"
+    trained_with = (document.get("metadata", {}).get("versions") or {}).get("polars")
+    if trained_with and trained_with != pl.__version__:  # the keyed row hash is stable within a polars version
+        return table, None, (f"the twin was trained with polars {trained_with} and this is polars {pl.__version__}: "
+                             "the holdout's row hash may differ, so it is not re-derived")
     train, hold = split(table, plan["share"], ledger_row["holdout_key"])
     return train, hold, f"re-derived with the run's key from the ledger (share {plan['share']})"
 

@@ -60,3 +60,18 @@ def test_holdout_rows_are_never_trained_on(monkeypatch):
 def test_bad_holdout_share():
     with pytest.raises(InputError, match="holdout share"):
         dp_synth.fit(pl.DataFrame({"x": list(range(2000))}), epsilon=1.0, holdout=0.95)
+
+
+def test_validate_does_not_rederive_a_holdout_across_polars_versions():
+    import pyarrow as pa
+
+    from dp_synth.validate.pair import _holdout
+
+    t = pa.table({"x": list(range(2000))})
+    doc = {"metadata": {"holdout": {"share": 0.2}, "versions": {"polars": "0.0.1"}}}
+    row = {"source_fingerprint": "f", "holdout_key": "ab" * 32}
+    train, hold, note = _holdout(t, row, doc, "", "f")
+    assert hold is None and "polars 0.0.1" in note
+    doc["metadata"]["versions"]["polars"] = pl.__version__
+    train, hold, note = _holdout(t, row, doc, "", "f")
+    assert hold is not None and train.num_rows + hold.num_rows == 2000
