@@ -10,10 +10,12 @@ that dp-synth did not write, is never dropped or replaced.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import time
 import uuid
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -222,8 +224,6 @@ def _check_writable(con, twin: Relation, rows: int | None) -> None:
                          "Open it for writing")
     path = database_file(con)
     if path:
-        import os
-
         folder = Path(path).resolve().parent
         if not os.access(path, os.W_OK) or not os.access(folder, os.W_OK):
             raise InputError(f"database {path!r} or its directory is not writable; the twin, its ledger row "
@@ -244,18 +244,15 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
     settings = settings_hash(epsilon=run.epsilon, delta=run.delta, spec=run.spec, rows=run.rows,
                               seed=run.seed, config=run.config.to_json(), twin=str(twin))
     latest = ledger.latest_for_twin(identity(twin))
-    if latest is not None and resolve(con, twin) is not None and (latest["source_fingerprint"], latest["settings_hash"]) \
-            == (print_fp, settings) and identity(Relation(latest["source_schema"], latest["source_table"])) == identity(source):
+    if latest is not None and resolve(con, twin) is not None:
         if latest.get("twin_fingerprint") and latest["twin_fingerprint"] != table_fingerprint(con, twin):
             raise InputError(f"twin {str(twin)!r} was changed after dp-synth wrote it (its content no longer "
                              "matches the ledger's record); refusing to reuse or replace it. Inspect it, drop it, "
                              "and run again to rebuild")
-        return SynthesisResult(source, twin, int(latest["twin_rows"]), None, latest, reused=True,
-                               model_path=latest["model_path"])
-    if latest is not None and latest.get("twin_fingerprint") and resolve(con, twin) is not None \
-            and latest["twin_fingerprint"] != table_fingerprint(con, twin):
-        raise InputError(f"twin {str(twin)!r} was changed after dp-synth wrote it; refusing to replace it. "
-                         "Inspect it, drop it, and run again")
+        unchanged = (latest["source_fingerprint"], latest["settings_hash"]) == (print_fp, settings)
+        if unchanged and identity(Relation(latest["source_schema"], latest["source_table"])) == identity(source):
+            return SynthesisResult(source, twin, int(latest["twin_rows"]), None, latest, reused=True,
+                                   model_path=latest["model_path"])
     if run.rows is not None:
         n_source = con.execute(f"SELECT count(*) FROM {source.sql}").fetchall()[0][0]
         if run.rows > ROWS_PER_SOURCE_ROW * max(n_source, 1):
@@ -282,7 +279,7 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
     clock["fit"] = time.perf_counter()
     model.metadata["validation"] = run.validation
     run_id = uuid.uuid4().hex
-    model_path = model_file(db, model_dir, source, run_id, folder)
+    model_path = model_file(folder, source, run_id)
     row = {
         "run_id": run_id, "source": str(source), "source_schema": source.schema, "source_table": source.name,
         "twin_schema": twin.schema, "twin_table": twin.name, "source_fingerprint": print_fp,
@@ -294,24 +291,21 @@ def _synthesize(con, db, run: _Run, model_dir, min_rows, invoked_by, extra, on_s
         "model_path": str(model_path) if model_path else None, "invoked_by": invoked_by,
         "holdout_key": model.holdout_key, "notes": list(model.notices),
         "sample_key": sample["key"], "sample_rate": sample["rate"], **extra}
-    lock = RunLock(model_path, str(dbfile), ledger.schema, run_id) if model_path is not None else None
-    try:
-        if lock is not None:
-            lock.__enter__()
-            model.save(model_path)
-            kill_point("after_model_save")
-        ledger.ensure()
-        if run.rows is None and sample["key"]:  # learned from a sample: the twin still has the table's (DP) size
-            run = dataclasses.replace(run, rows=max(1, int(round(sample["n_noisy"]))))
-        n = write_twin(con, run, model, row)
-        kill_point("after_commit")
-    except BaseException:
-        if model_path is not None:
-            Path(model_path).unlink(missing_ok=True)
-        raise
-    finally:
-        if lock is not None and lock._fd is not None:
-            lock.__exit__()
+    lock = RunLock(model_path, str(dbfile), ledger.schema, run_id) if model_path is not None else nullcontext()
+    with lock:
+        try:
+            if model_path is not None:
+                model.save(model_path)
+                kill_point("after_model_save")
+            ledger.ensure()
+            if run.rows is None and sample["key"]:  # learned from a sample: the twin still has the table's (DP) size
+                run = dataclasses.replace(run, rows=max(1, int(round(sample["n_noisy"]))))
+            n = write_twin(con, run, model, row)
+            kill_point("after_commit")
+        except BaseException:
+            if model_path is not None:
+                Path(model_path).unlink(missing_ok=True)
+            raise
     for text in model.notices:  # only now: a run that fails says nothing about the data
         warnings.warn(text, UserWarning, stacklevel=3)
     end = time.perf_counter()
@@ -327,6 +321,7 @@ def _committed(con, schema: str, run_id: str) -> bool:
 
 
 def _model_dir(db, con, model_dir) -> Path | None:
+    """Where model files go: ``model_dir``, else ``.dp_synth/models`` next to the database file."""
     if model_dir is not None:
         return Path(model_dir)
     path = db if isinstance(db, (str, Path)) else database_file(con)
@@ -335,13 +330,9 @@ def _model_dir(db, con, model_dir) -> Path | None:
     return Path(path).resolve().parent / ".dp_synth" / "models"
 
 
-def model_file(db, model_dir, source: Relation, run_id: str, folder: Path | None = None) -> Path | None:
-    """Where a run's model file goes: ``model_dir``, else ``.dp_synth/models`` next to the database file."""
+def model_file(folder: Path | None, source: Relation, run_id: str) -> Path | None:
+    """A run's model file in ``folder`` (None: an in-memory database keeps no model file)."""
     if folder is None:
-        if model_dir is None:
-            if not isinstance(db, (str, Path)) or str(db) in (":memory:", ""):
-                return None
-            model_dir = Path(db).resolve().parent / ".dp_synth" / "models"
-        folder = Path(model_dir)
+        return None
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{source.schema}.{source.name}")
-    return folder / f"{safe}-{run_id[:12]}.safetensors"
+    return Path(folder) / f"{safe}-{run_id[:12]}.safetensors"

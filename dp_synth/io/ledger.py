@@ -169,25 +169,24 @@ class Ledger:
         rows = validate_rows([dict(zip(names, r)) for r in cur.fetchall()])
         return [r for r in rows if source is None or _fold(r["source"]) == _fold(source)]
 
-    def spent(self, source_key: tuple[str, str], fingerprint: str | None = None) -> tuple[float, float]:
-        """Total (ε, δ) charged to a source — by name, or to any table with the same content — so far."""
-        eps = dlt = 0.0
-        for r in self.rows():
-            same_name = (_fold(r["source_schema"]), _fold(r["source_table"])) == source_key
-            if same_name or (fingerprint and r.get("source_fingerprint") == fingerprint):
-                eps, dlt = eps + float(r["epsilon"]), dlt + float(r["delta"])
-        return eps, dlt
+    @staticmethod
+    def _of_source(rows: list[dict], source_key: tuple[str, str], fingerprint: str | None) -> list[dict]:
+        """Spends on a source: by name (case-insensitively) or on any table with the same content."""
+        return [r for r in rows if (_fold(r["source_schema"]), _fold(r["source_table"])) == source_key
+                or (fingerprint and r.get("source_fingerprint") == fingerprint)]
 
-    def recorded_caps(self, source_key: tuple[str, str], fingerprint: str | None,
-                      twin_key: tuple[str, str] | None) -> tuple[float | None, float | None]:
+    def spent(self, source_key: tuple[str, str], fingerprint: str | None = None,
+              rows: list[dict] | None = None) -> tuple[float, float]:
+        """Total (ε, δ) charged to a source — by name, or to any table with the same content — so far."""
+        mine = self._of_source(self.rows() if rows is None else rows, source_key, fingerprint)
+        return sum(float(r["epsilon"]) for r in mine), sum(float(r["delta"]) for r in mine)
+
+    def recorded_caps(self, source_key: tuple[str, str], fingerprint: str | None, twin_key: tuple[str, str] | None,
+                      rows: list[dict] | None = None) -> tuple[float | None, float | None]:
         """The strictest (ε, δ) caps still declared by the *other* twins of this source: each twin's
         latest run's caps (a twin may change its own cap; it cannot lift another twin's)."""
-        latest: dict[tuple[str, str], dict] = {}
-        for r in self.rows():
-            same = (_fold(r["source_schema"]), _fold(r["source_table"])) == source_key or (
-                fingerprint and r.get("source_fingerprint") == fingerprint)
-            if same:
-                latest[(_fold(r["twin_schema"]), _fold(r["twin_table"]))] = r
+        latest = {(_fold(r["twin_schema"]), _fold(r["twin_table"])): r
+                  for r in self._of_source(self.rows() if rows is None else rows, source_key, fingerprint)}
         others = [r for k, r in latest.items() if k != twin_key]
         eps = [float(r["budget_cap"]) for r in others if r.get("budget_cap") is not None]
         dlt = [float(r["delta_cap"]) for r in others if r.get("delta_cap") is not None]
@@ -198,12 +197,13 @@ class Ledger:
                   twin_key: tuple[str, str] | None = None) -> None:
         """Refuse a run that would take the source's total ε (or δ) over its cap — the strictest of
         ``cap`` and the caps other twins of the same source declared."""
-        rec_eps, rec_dlt = self.recorded_caps(source_key, fingerprint, twin_key)
+        rows = self.rows()  # read (and validated) once for both
+        rec_eps, rec_dlt = self.recorded_caps(source_key, fingerprint, twin_key, rows)
         cap = min(c for c in (cap, rec_eps) if c is not None) if (cap, rec_eps) != (None, None) else None
         delta_cap = min(c for c in (delta_cap, rec_dlt) if c is not None) if (delta_cap, rec_dlt) != (None, None) else None
         if cap is None and delta_cap is None:
             return
-        spent, spent_d = self.spent(source_key, fingerprint)
+        spent, spent_d = self.spent(source_key, fingerprint, rows)
         if cap is not None and spent + epsilon > cap + 1e-12:
             raise BudgetExceededError(
                 f"source {source!r}: budget cap ε={cap:.4g} would be exceeded: already spent "

@@ -40,6 +40,7 @@ class RunLock:
             self.path.unlink(missing_ok=True)
         finally:
             os.close(self._fd)
+            self._fd = None
 
 
 def recover(model_dir: Path | None, database: str, committed: Callable[[str, str], bool],
