@@ -23,7 +23,7 @@ def ensure_demo(db: Path) -> None:
     if db.exists():
         return
     from dp_synth.demo import load_demo_table
-    from dp_synth.io.duckdb import synthesize
+    from dp_synth.runtime import synthesize
 
     with duckdb.connect(str(db)) as con:
         load_demo_table(con)

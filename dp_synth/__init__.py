@@ -20,7 +20,7 @@ __all__ = ["__version__", "fit", "synthesize", "SynthModel", "TableSpec", "Colum
 
 
 def synthesize(*args, **kwargs):
-    """Build a synthetic twin of a DuckDB table; see :func:`dp_synth.io.duckdb.synthesize`."""
-    from .io.duckdb import synthesize as _synthesize
+    """Build a synthetic twin of a warehouse table (DuckDB or Spark); see :func:`dp_synth.runtime.synthesize`."""
+    from .runtime import synthesize as _synthesize
 
     return _synthesize(*args, **kwargs)

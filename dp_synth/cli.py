@@ -1,4 +1,4 @@
-"""``dp-synth`` command line: synthesize a DuckDB table, validate a twin, report on all twins, run the demo."""
+"""``dp-synth`` command line: synthesize a DuckDB or Spark table, validate a twin, report on all twins, run the demo."""
 
 from __future__ import annotations
 
@@ -70,9 +70,38 @@ def _guarded(fn, *args, **kwargs):
         _fail(str(e))
 
 
+ENGINE_HELP = "duckdb (embedded default: --db is a .duckdb file) or spark (--db is the warehouse folder of a local session)"
+
+
+def _engine_options(engine: str, db: Path, master: str, conf: list[str] | None):
+    """The --db argument for the library: a DuckDB path, or an opened Spark engine (closed by the caller)."""
+    if engine == "duckdb":
+        if not db.exists():
+            _fail(f"database file {str(db)!r} not found")
+        return str(db)
+    if engine != "spark":
+        _fail(f"unknown engine {engine!r}: use duckdb or spark")
+    settings = {}
+    for item in conf or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--spark-conf takes KEY=VALUE, got {item!r}")
+        settings[key.strip()] = value
+    if not master.startswith(("sc://", "spark://", "yarn", "k8s://")) and not db.is_dir():
+        _fail(f"warehouse folder {str(db)!r} not found (the Spark engine's --db is a local session's warehouse)")
+    from .engines import engine_class
+
+    return _guarded(engine_class("spark").open, str(db), master=master, conf=settings)
+
+
+def _close(target) -> None:
+    if not isinstance(target, str):
+        target.close()
+
+
 def _run(**kwargs):
     """Synthesize with a progress bar; bad input exits 2 with its message."""
-    from .io.duckdb import synthesize
+    from .runtime import synthesize
 
     progress, on_step = _progress()
     try:
@@ -99,7 +128,7 @@ def _statement(result) -> None:
 
 @app.command("synthesize")
 def synthesize_cmd(
-    db: Path = typer.Option(..., "--db", help="DuckDB database file"),
+    db: Path = typer.Option(..., "--db", help="DuckDB database file (Spark: warehouse folder)"),
     table: str = typer.Option(..., "--table", help="[SCHEMA.]TABLE to twin; quote odd names: '\"my schema\".\"t\"'"),
     epsilon: float = typer.Option(..., "--epsilon", help="total privacy budget ε for this twin"),
     delta: Optional[float] = typer.Option(None, "--delta", help="δ (default: 1/(10·N), N = rows rounded up to a power of 10)"),
@@ -109,15 +138,20 @@ def synthesize_cmd(
     spec: Optional[Path] = typer.Option(None, "--spec", help="YAML file: columns: {name: {role|kind|bounds|categories}}"),
     budget_cap: Optional[float] = typer.Option(None, "--budget-cap", help="refuse if the source's total ε would exceed this"),
     delta_cap: Optional[float] = typer.Option(None, "--delta-cap", help="refuse if the source's total δ would exceed this"),
-    ledger_schema: str = typer.Option("main", "--ledger-schema", help="schema of dp_synth_ledger"),
+    ledger_schema: Optional[str] = typer.Option(None, "--ledger-schema", help="schema of dp_synth_ledger (default: main; Spark: default)"),
+    engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
+    spark_master: str = typer.Option("local[2]", "--spark-master", help="Spark master (local[N], spark://…, yarn) or a Spark Connect URL sc://host:port"),
+    spark_conf: Optional[list[str]] = typer.Option(None, "--spark-conf", help="KEY=VALUE Spark setting (repeatable)"),
 ) -> None:
     """Train a DP generator on TABLE and write its synthetic twin next to it."""
-    if not db.exists():
-        _fail(f"database file {str(db)!r} not found")
-    result = _run(db=str(db), table=table, epsilon=epsilon, delta=delta, rows=rows, target=target,
-                  seed=seed, spec=str(spec) if spec else None, budget_cap=budget_cap, delta_cap=delta_cap,
-                  ledger_schema=ledger_schema)
-    _statement(result)
+    target_db = _engine_options(engine, db, spark_master, spark_conf)
+    try:
+        result = _run(db=target_db, table=table, epsilon=epsilon, delta=delta, rows=rows, target=target,
+                      seed=seed, spec=str(spec) if spec else None, budget_cap=budget_cap, delta_cap=delta_cap,
+                      ledger_schema=ledger_schema)
+        _statement(result)
+    finally:
+        _close(target_db)
 
 
 DEMO_CAP = 5.0  # total ε the demo may ever spend on main.adult; a rerun with unchanged settings spends nothing
@@ -131,19 +165,20 @@ def demo_cmd(
     report: Path = typer.Option(Path("dp_synth_report.html"), "--report", help="governance report to write"),
 ) -> None:
     """Load the bundled UCI Adult data into DuckDB, build its twin at ε=1, validate it, write the report."""
-    import duckdb
+    import polars as pl
 
     from .demo import load_demo_table
+    from .engines import open_engine
     from .evaluate import mean_marginal_tvd
+    from .io.relation import Relation
 
-    with duckdb.connect(str(db)) as con:
-        n = load_demo_table(con)
+    n = _guarded(load_demo_table, str(db))
     out.print(f"loaded main.adult ({n} rows, UCI Adult, CC BY 4.0) into {db}")
     result = _run(db=str(db), table="main.adult", epsilon=epsilon, seed=seed, budget_cap=DEMO_CAP)
     _statement(result)
-    with duckdb.connect(str(db), read_only=True) as con:
-        real = con.sql("SELECT * FROM main.adult").pl()
-        twin = con.sql(f"SELECT * FROM {result.twin.sql}").pl()
+    with open_engine(str(db), read_only=True) as eng:
+        real = pl.from_arrow(eng.read(Relation("main", "adult")))
+        twin = pl.from_arrow(eng.read(result.twin))
     out.print("utility (total-variation distance to the real table, 0 = identical; numeric columns in 16 quantile bins):")
     for k in (1, 2, 3):
         out.print(f"  mean {k}-way marginal TVD: {mean_marginal_tvd(real, twin, k=k, max_marginals=200):.3f}")
@@ -187,7 +222,7 @@ def _print_validation(result) -> None:
 
 @app.command("validate")
 def validate_cmd(
-    db: Path = typer.Option(..., "--db", help="DuckDB database file"),
+    db: Path = typer.Option(..., "--db", help="DuckDB database file (Spark: warehouse folder)"),
     table: Optional[str] = typer.Option(None, "--table", help="[SCHEMA.]TWIN to validate (default: every twin "
                                                              "in the ledger, with the inputs declared when it was built)"),
     source: Optional[str] = typer.Option(None, "--source", help="[SCHEMA.]TABLE it twins (default: from the ledger)"),
@@ -199,16 +234,26 @@ def validate_cmd(
     secret: Optional[str] = typer.Option(None, "--secret", help="column the inference attack tries to learn "
                                                                 "(default: --target, else the last column)"),
     suites_dir: Optional[Path] = typer.Option(None, "--suites-dir", help="your own utility.json/risk.json"),
-    ledger_schema: str = typer.Option("main", "--ledger-schema", help="schema of dp_synth_ledger (dbt: the target schema)"),
+    ledger_schema: Optional[str] = typer.Option(None, "--ledger-schema", help="schema of dp_synth_ledger (dbt: the target schema)"),
+    engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
+    spark_master: str = typer.Option("local[2]", "--spark-master", help="Spark master (local[N], spark://…, yarn) or a Spark Connect URL sc://host:port"),
+    spark_conf: Optional[list[str]] = typer.Option(None, "--spark-conf", help="KEY=VALUE Spark setting (repeatable)"),
 ) -> None:
     """Run the GX utility/risk suites on a twin (or every twin); exit 1 when an expectation fails, 2 on bad input."""
-    if not db.exists():
-        _fail(f"database file {str(db)!r} not found")
+    fn = _optional(".validate", "validate_all" if table is None else "validate", "gx")
+    target_db = _engine_options(engine, db, spark_master, spark_conf)
+    try:
+        _validate(fn, target_db, db, table, source, suite, out_dir, target, positive, secret, suites_dir, ledger_schema)
+    finally:
+        _close(target_db)
+
+
+def _validate(fn, target_db, db, table, source, suite, out_dir, target, positive, secret, suites_dir, ledger_schema):
     if table is None:
         if source or target or positive or secret:
             _fail("--source/--target/--positive/--secret belong to one twin: add --table, or declare them when the "
                   "twin is built (dbt meta dp_synth: validate: {target: ...})")
-        results = _guarded(_optional(".validate", "validate_all", "gx"), str(db), suite=suite, out=out_dir,
+        results = _guarded(fn, target_db, suite=suite, out=out_dir,
                            suites_dir=suites_dir, ledger_schema=ledger_schema)
         if not results:
             _fail(f"no twins in the ledger of {str(db)!r}: nothing to validate")
@@ -223,7 +268,7 @@ def validate_cmd(
         if not all(r.success for r in results.values()):
             raise typer.Exit(1)
         return
-    result = _guarded(_optional(".validate", "validate", "gx"), str(db), table, source=source, suite=suite,
+    result = _guarded(fn, target_db, table, source=source, suite=suite,
                       out=out_dir, target=target, positive=positive, secret=secret, suites_dir=suites_dir,
                       ledger_schema=ledger_schema)
     _print_validation(result)
@@ -233,16 +278,24 @@ def validate_cmd(
 
 @app.command("report")
 def report_cmd(
-    db: Path = typer.Option(..., "--db", help="DuckDB database file"),
+    db: Path = typer.Option(..., "--db", help="DuckDB database file (Spark: warehouse folder)"),
     out_html: Path = typer.Option(Path("dp_synth_report.html"), "--out", help="HTML report (one self-contained file)"),
     out_json: Optional[Path] = typer.Option(None, "--json", help="the same figures as JSON, for data catalogs"),
     real_statistics: bool = typer.Option(False, "--real-statistics", help="add exact real distributions and row "
                                          "counts (outside any DP guarantee; the report says so in a banner)"),
-    ledger_schema: str = typer.Option("main", "--ledger-schema", help="schema of dp_synth_ledger (dbt: the target schema)"),
+    ledger_schema: Optional[str] = typer.Option(None, "--ledger-schema", help="schema of dp_synth_ledger (dbt: the target schema)"),
+    engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
+    spark_master: str = typer.Option("local[2]", "--spark-master", help="Spark master (local[N], spark://…, yarn) or a Spark Connect URL sc://host:port"),
+    spark_conf: Optional[list[str]] = typer.Option(None, "--spark-conf", help="KEY=VALUE Spark setting (repeatable)"),
 ) -> None:
     """Governance report for every twin in the database: sources, budget, model card, utility, risk, checks."""
     build_report = _optional(".report", "build_report", "report")
-    report = _guarded(build_report, db, out_html, out_json, real_statistics, ledger_schema)
+    target_db = db if engine == "duckdb" else _engine_options(engine, db, spark_master, spark_conf)
+    try:
+        report = _guarded(build_report, target_db, out_html, out_json, real_statistics, ledger_schema)
+    finally:
+        if engine != "duckdb":
+            _close(target_db)
     for t in report["overview"]["twins"]:
         colour = {"green": "green", "amber": "yellow", "red": "red"}[t["status"]]
         out.print(escape(f"{t['twin']} ← {t['source']}: ") + f"[{colour}]{t['status']}[/]"

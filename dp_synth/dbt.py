@@ -9,7 +9,7 @@ A twin is one small Python model::
 
 with ``meta: {dp_synth: {epsilon: 1.0, spec: {...}, budget_cap: 3.0}}`` in its YAML. The
 materialization (``dbt_package/macros/materializations/dp_twin.sql``) calls :func:`publish`, which
-runs the same code path as the CLI and the Python API (:func:`dp_synth.io.duckdb.synthesize`): checks,
+runs the same code path as the CLI and the Python API (:func:`dp_synth.runtime.synthesize`): checks,
 reuse of an unchanged twin, training, then the twin *and* its ledger row in one transaction that
 re-checks the caps. No post-hook can be forgotten; no spend can be lost or counted twice.
 
@@ -22,18 +22,16 @@ every cap recorded in the ledger for the source.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any, Mapping
 
-import duckdb
-
+from .engines import open_engine
 from .errors import InputError
 from .fit import check_validation_settings
-from .io.duckdb import SynthesisResult
-from .io.duckdb import synthesize as _synthesize
 from .io.ledger import check_cap_value
-from .io.relation import Relation, _split
+from .io.relation import Relation
+from .runtime import SynthesisResult
+from .runtime import synthesize as _synthesize
 from .training import TrainingConfig
 
 __all__ = ["publish", "resolve_settings", "synthesize", "SETTINGS"]
@@ -73,19 +71,15 @@ def resolve_settings(meta: Mapping[str, Any] | None, model: str) -> dict[str, An
     return merged
 
 
-def _source_relation(source: Any, model: str) -> Relation:
-    """dbt-duckdb's ref()/source() is ``select * from "db"."schema"."name"``: recover schema.name."""
+def _source_relation(engine, source: Any, model: str) -> Relation:
+    """The table ``dbt.ref()``/``dbt.source()`` stands for, as the engine tells it."""
     if isinstance(source, str):
-        return Relation.parse(source)
-    if not isinstance(source, duckdb.DuckDBPyRelation):
+        return Relation.parse(source, engine.default_schema)
+    rel = engine.relation_of(source)
+    if rel is None:
         raise InputError(f"dbt model {model!r}: the model must return dbt.ref('…') or dbt.source('…', '…') of "
-                         f"the table to twin, got a {type(source).__name__}")
-    m = re.match(r"(?is)^\s*select\s+\*\s+from\s+(.+?)\s*;?\s*$", source.sql_query())
-    parts = _split(m.group(1)) if m else []
-    if len(parts) < 2:
-        raise InputError(f"dbt model {model!r}: cannot tell which table the source is; return "
-                         "dbt.ref('name') itself, not a query on it")
-    return Relation(parts[-2], parts[-1])
+                         f"the table to twin itself (not a query on it), got a {type(source).__name__}")
+    return rel
 
 
 def _strictest(own: Any, upstream: Mapping[str, Any] | None, var_caps: Mapping[str, Any] | None,
@@ -118,18 +112,19 @@ class _Progress:
             print(f"dp_synth {self.model}: DP-SGD step {step}/{steps}, ε so far {eps:.3f}, ETA {eta:.0f} s", flush=True)
 
 
-def publish(con: duckdb.DuckDBPyConnection, source: Any, *, schema: str, identifier: str,
+def publish(con: Any, source: Any, *, schema: str, identifier: str,
             meta: Mapping[str, Any] | None, model: str, invocation_id: str | None = None,
             ledger_schema: str = "main", upstream_caps: Mapping[str, Any] | None = None,
             var_caps: Mapping[str, Any] | None = None) -> SynthesisResult:
-    """Build (or reuse) the twin ``schema.identifier`` of ``source`` with its ledger row, atomically."""
-    for _ in range(3):  # dbt-duckdb wraps its cursor (turning engine errors into DbtRuntimeError): unwrap
-        if isinstance(con, duckdb.DuckDBPyConnection):
-            break
-        con = getattr(con, "_cursor", con)
+    """Build (or reuse) the twin ``schema.identifier`` of ``source`` with its ledger row, atomically.
+
+    ``con``: what the dbt adapter's Python model gets as its session — dbt-duckdb's connection
+    (possibly wrapped), or the SparkSession of dbt-spark/dbt-databricks; ``source``: ``dbt.ref(…)``
+    (a DuckDB relation or a Spark DataFrame)."""
     cfg = resolve_settings(meta, model)
     check_validation_settings(cfg.get("validate"), f"dbt model {model!r}: ")
-    src = _source_relation(source, model)
+    engine = open_engine(con)
+    src = _source_relation(engine, source, model)
     cap = _strictest(cfg.get("budget_cap"), upstream_caps, var_caps, src, model, "budget_cap")
     dcap = _strictest(cfg.get("delta_cap"), None, None, src, model, "delta_cap")
     try:
@@ -137,7 +132,7 @@ def publish(con: duckdb.DuckDBPyConnection, source: Any, *, schema: str, identif
     except (TypeError, ValueError) as e:
         raise InputError(f"dbt model {model!r}: training settings: {e}") from None
     try:
-        return _synthesize(con, str(src), cfg["epsilon"], cfg.get("delta"), target=str(Relation(schema, identifier)),
+        return _synthesize(engine, str(src), cfg["epsilon"], cfg.get("delta"), target=str(Relation(schema, identifier)),
                            rows=cfg.get("rows"), spec=cfg.get("spec"), seed=cfg.get("seed"), budget_cap=cap,
                            delta_cap=dcap, model_dir=cfg.get("model_dir"), ledger_schema=ledger_schema, config=config,
                            min_rows=cfg.get("min_rows"), invoked_by="dbt", validation=cfg.get("validate"),

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
-
-import duckdb
+from typing import Any
 
 __all__ = ["demo_data_path", "load_demo_table"]
 
@@ -13,10 +12,20 @@ def demo_data_path() -> str:
     return str(resources.files("dp_synth") / "data" / "adult.parquet")
 
 
-def load_demo_table(con: duckdb.DuckDBPyConnection, table: str = "adult") -> int:
-    """(Re)create ``main.<table>`` from the bundled Parquet file; returns its row count."""
+def load_demo_table(db: Any, table: str = "adult") -> int:
+    """(Re)create ``<default schema>.<table>`` in ``db`` (any engine) from the bundled Parquet file;
+    returns its row count."""
+    import pyarrow.parquet as pq
+
+    from .engines import open_engine
     from .io.relation import Relation
 
-    rel = Relation.parse(table)
-    con.execute(f"CREATE OR REPLACE TABLE {rel.sql} AS SELECT * FROM read_parquet(?)", [demo_data_path()])
-    return con.execute(f"SELECT count(*) FROM {rel.sql}").fetchall()[0][0]
+    eng = open_engine(db)
+    try:
+        rel = Relation.parse(table, eng.default_schema)
+        data = pq.read_table(demo_data_path())
+        eng.create_table(rel, data, replace=True)
+        return data.num_rows
+    finally:
+        if eng is not db:
+            eng.close()

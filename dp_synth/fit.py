@@ -276,10 +276,9 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
 
 
 def _versions() -> dict[str, str]:
-    import duckdb
     import opacus
     import diffprivlib
 
     return {"dp_synth": __version__, "torch": torch.__version__, "opacus": opacus.__version__,
-            "diffprivlib": diffprivlib.__version__, "duckdb": duckdb.__version__,
+            "diffprivlib": diffprivlib.__version__,
             "polars": pl.__version__, "python": platform.python_version()}

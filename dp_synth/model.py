@@ -73,6 +73,26 @@ class SynthModel:
             yield from encoder.decode(codes, rng, row_offset=done).to_batches()
             done += m
 
+    def sample_block(self, start: int, m: int, seed: int | None = None) -> pa.Table:
+        """Rows ``start … start+m-1`` of a twin generated block by block (Spark partitions): keys are
+        numbered from ``start``; each block draws fresh randomness (``seed``: reproducible per block)."""
+        rng = np.random.default_rng([seed, start] if seed is not None else secrets.randbits(128))
+        gen = torch.Generator()
+        gen.manual_seed(int(rng.integers(0, 2**62)))
+        self.generator.eval()
+        codes = self.generator.sample(m, generator=gen).numpy()
+        return self.encoder.decode(codes, rng, row_offset=start)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "SynthModel":
+        """A model from the bytes of its file (what a Spark executor receives by broadcast)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model.safetensors"
+            path.write_bytes(data)
+            return cls.load(path)
+
     def sample(self, n: int | None = None, seed: int | None = None) -> pl.DataFrame:
         batches = list(self.sample_batches(n, seed=seed))
         schema = self.encoder.decode(np.zeros((0, len(self.profile.columns)), np.int64),

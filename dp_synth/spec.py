@@ -27,7 +27,8 @@ import yaml
 
 from .errors import InputError
 
-__all__ = ["Kind", "Role", "ColumnSpec", "TableSpec", "load_spec_overrides", "MAX_LEARNED_COLUMNS", "type_range"]
+__all__ = ["Kind", "Role", "ColumnSpec", "TableSpec", "load_spec_overrides", "MAX_LEARNED_COLUMNS", "type_range",
+           "check_width"]
 
 MAX_LEARNED_COLUMNS = 100  # candidate pairs grow as k²; measured in docs/reliability.md
 
@@ -300,3 +301,13 @@ def warn_pii(table: str, column: str, share: float) -> None:
     warnings.warn(f"table {table!r}, column {column!r}: nearly every value is unique "
                   f"(DP estimate {share:.0%}); treated as PII and not learned. Declare "
                   f"{{'role': 'learn'}} to model it as a category anyway.", stacklevel=3)
+
+
+def check_width(schema: pa.Schema, overrides: Mapping[str, Mapping], table: str) -> "TableSpec":
+    """The spec ``overrides`` give a table of ``schema``, once it has at most MAX_LEARNED_COLUMNS learned."""
+    spec = TableSpec.from_arrow(schema, overrides, table=table)
+    if len(spec.learned) > MAX_LEARNED_COLUMNS:
+        raise InputError(f"table {table!r} has {len(spec.learned)} columns to learn; dp-synth learns at most "
+                         f"{MAX_LEARNED_COLUMNS} (memory and time grow with the square of the width). Declare the "
+                         "others {'role': 'ignore'} or split the table")
+    return spec

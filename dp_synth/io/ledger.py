@@ -5,11 +5,11 @@ validation, governance report) finds twins and their privacy statements here.
 
 Rules this module enforces:
 
-- Rows are only written in the same transaction as their twin, by :meth:`Ledger.commit_spend`,
-  which first bumps the single row of ``dp_synth_ledger_lock``. Two writers therefore conflict
-  (DuckDB: "Conflict on update"), the loser rolls back and retries with a fresh snapshot, and the
-  cap check that runs *inside* the committing transaction sees every committed spend: caps hold
-  under threads and processes.
+- Rows are only written as the last step of publishing their twin, by :meth:`Ledger.commit_spend`,
+  which first takes the engine's ledger lock (DuckDB: bumps the single row of
+  ``dp_synth_ledger_lock`` inside the publishing transaction, so two writers conflict and the
+  loser retries with a fresh snapshot; Spark: an exclusive lock for the publish), so the cap check
+  that runs just before the append sees every committed spend.
 - Rows are validated when read (:class:`LedgerError`): an ε or δ that is negative, NULL or not
   finite, or a twin that is also a source, grants nothing; the run stops and says which row.
 - A cap counts every spend on the source — by name (as the catalog resolves it, case-insensitively)
@@ -24,17 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import time
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
 from typing import Any
 
-import duckdb
-
 from ..errors import BudgetExceededError, DPSynthError
-from .relation import quote_ident
 
 __all__ = ["LEDGER_TABLE", "LOCK_TABLE", "LEDGER_COLUMNS", "Ledger", "LedgerError", "settings_hash",
-           "check_cap_value", "retry_on_conflict"]
+           "check_cap_value", "validate_rows", "encode_row"]
 
 LEDGER_TABLE = "dp_synth_ledger"
 LOCK_TABLE = "dp_synth_ledger_lock"
@@ -50,7 +46,6 @@ LEDGER_COLUMNS: dict[str, str] = {
     "dbt_model": "VARCHAR", "twin_fingerprint": "VARCHAR", "delta_cap": "DOUBLE", "holdout_key": "VARCHAR", "notes": "VARCHAR",
     "sample_key": "VARCHAR", "sample_rate": "DOUBLE",
 }
-RETRIES = 30
 
 
 class LedgerError(DPSynthError):
@@ -73,23 +68,6 @@ def check_cap_value(cap: Any, what: str = "budget_cap") -> float | None:
     if not math.isfinite(value) or value < 0:
         raise BudgetExceededError(f"{what} must be a finite number ≥ 0, got {cap!r}")
     return value
-
-
-def _is_conflict(e: Exception) -> bool:
-    text = str(e).lower()
-    return isinstance(e, (duckdb.TransactionException, duckdb.CatalogException, duckdb.ConstraintException)) and (
-        "conflict" in text or "already exists" in text or "duplicate key" in text)
-
-
-def retry_on_conflict(fn, *args, retries: int = RETRIES, **kwargs):
-    """Run ``fn`` (a whole transaction) again after a write-write conflict with another writer."""
-    for attempt in range(retries):
-        try:
-            return fn(*args, **kwargs)
-        except (duckdb.TransactionException, duckdb.CatalogException, duckdb.ConstraintException) as e:
-            if not _is_conflict(e) or attempt == retries - 1:
-                raise
-            time.sleep(min(0.5, 0.01 * 2 ** attempt))
 
 
 def _bad(row: dict[str, Any], why: str) -> LedgerError:
@@ -117,56 +95,48 @@ def validate_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-@dataclass(frozen=True)
-class Ledger:
-    con: duckdb.DuckDBPyConnection
-    schema: str = "main"
+def encode_row(row: dict[str, Any]) -> list[Any]:
+    """A row's values in :data:`LEDGER_COLUMNS` order (lists/dicts as JSON)."""
+    return [json.dumps(v) if isinstance(v, (list, dict)) else v for v in (row.get(k) for k in LEDGER_COLUMNS)]
+
+
+class Ledger(ABC):
+    """The ledger's rules; each engine stores it (``dp_synth/engines/<name>/ledger.py``)."""
+
+    schema: str
 
     @property
-    def sql(self) -> str:
-        return self._table(LEDGER_TABLE)
+    def name(self) -> str:
+        return f"{self.schema}.{LEDGER_TABLE}"
 
-    def _table(self, table: str) -> str:
-        return f"{quote_ident(self.schema)}.{quote_ident(table)}"
-
+    @abstractmethod
     def exists(self, table: str = LEDGER_TABLE) -> bool:
-        return bool(self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)",
-            [self.schema, table]).fetchall()[0][0])
+        """Whether the ledger table exists."""
 
+    @abstractmethod
     def ensure(self, table: str = LEDGER_TABLE) -> None:
-        """Create the ledger (and its lock row) race-free: each DDL commits on its own and a conflict
-        with a concurrent creator is retried, after which ``IF NOT EXISTS`` finds the winner's table."""
-        cols = ", ".join(f"{quote_ident(k)} {v}" for k, v in LEDGER_COLUMNS.items())
-        for ddl in (f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.schema)}",
-                    f"CREATE TABLE IF NOT EXISTS {self._table(table)} ({cols})",
-                    f"CREATE TABLE IF NOT EXISTS {self._table(LOCK_TABLE)} (k INTEGER PRIMARY KEY, version BIGINT)",
-                    f"INSERT OR IGNORE INTO {self._table(LOCK_TABLE)} VALUES (0, 0)"):
-            retry_on_conflict(self.con.execute, ddl)
-        present = {r[0] for r in self.con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)", [self.schema, table]).fetchall()}
-        for k, v in LEDGER_COLUMNS.items():  # ledgers written by older versions gain the new columns
-            if k not in present:
-                retry_on_conflict(self.con.execute,
-                                  f"ALTER TABLE {self._table(table)} ADD COLUMN IF NOT EXISTS {quote_ident(k)} {v}")
+        """Create the ledger if missing (race-free), adding columns newer versions record."""
 
+    @abstractmethod
     def append(self, row: dict[str, Any], table: str = LEDGER_TABLE) -> None:
-        """Insert one row (lists/dicts as JSON); ``table`` may be the dbt staging table."""
-        values = [json.dumps(v) if isinstance(v, (list, dict)) else v
-                  for v in (row.get(k) for k in LEDGER_COLUMNS)]
-        names = ", ".join(quote_ident(k) for k in LEDGER_COLUMNS)
-        marks = ", ".join("?" for _ in LEDGER_COLUMNS)
-        self.con.execute(f"INSERT INTO {self._table(table)} ({names}) VALUES ({marks})", values)
+        """Insert one row."""
+
+    @abstractmethod
+    def _fetch(self) -> list[dict[str, Any]]:
+        """Every stored row as a dict, oldest first (created_at, run_id)."""
+
+    @abstractmethod
+    def lock(self) -> None:
+        """Serialise against every other ledger writer until the publish ends."""
+
+    def has_run(self, run_id: str) -> bool:
+        return self.exists() and any(r.get("run_id") == run_id for r in self._fetch())
 
     def rows(self, source: str | None = None) -> list[dict[str, Any]]:
         """Every row (validated), oldest first; ``source`` filters by name, case-insensitively."""
         if not self.exists():
             return []
-        cur = self.con.execute(f"SELECT * FROM {self.sql} ORDER BY created_at, run_id")
-        names = [d[0] for d in cur.description]
-        rows = validate_rows([dict(zip(names, r)) for r in cur.fetchall()])
+        rows = validate_rows(self._fetch())
         return [r for r in rows if source is None or _fold(r["source"]) == _fold(source)]
 
     @staticmethod
@@ -215,13 +185,9 @@ class Ledger:
                 f"source {source!r}: δ cap {delta_cap:.3g} would be exceeded: already spent δ={spent_d:.3g}, "
                 f"this run asks δ={delta:.3g}. Nothing was written or charged. Raise the δ cap or lower delta")
 
-    def lock(self) -> None:
-        """Inside a transaction: serialise against every other ledger writer (conflicts on update)."""
-        self.con.execute(f"UPDATE {self._table(LOCK_TABLE)} SET version = version + 1 WHERE k = 0")
-
     def commit_spend(self, row: dict[str, Any], source_key: tuple[str, str], cap: float | None,
                      delta_cap: float | None) -> None:
-        """Inside the caller's transaction: lock, re-check the caps on committed spends, append."""
+        """Inside the publish: lock, re-check the caps on committed spends, append."""
         self.lock()
         self.check_cap(row["source"], source_key, row.get("source_fingerprint"), float(row["epsilon"]),
                        float(row["delta"]), cap, delta_cap, (_fold(row["twin_schema"]), _fold(row["twin_table"])))

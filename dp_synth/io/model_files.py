@@ -20,11 +20,11 @@ __all__ = ["RunLock", "recover"]
 
 
 class RunLock:
-    def __init__(self, model_path: Path, database: str, ledger_schema: str, run_id: str):
+    def __init__(self, model_path: Path, database: str, ledger_schema: str, run_id: str, twin: str | None = None):
         self.model_path = Path(model_path)
         self.path = self.model_path.with_name(self.model_path.name + ".lock")
         self._info = {"database": database, "ledger_schema": ledger_schema, "run_id": run_id,
-                      "model_path": str(self.model_path)}
+                      "model_path": str(self.model_path), "twin": twin}
         self._fd: int | None = None
 
     def __enter__(self) -> "RunLock":
@@ -35,9 +35,12 @@ class RunLock:
         os.fsync(self._fd)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind=None, error=None, tb=None) -> None:
+        """Drop the lock file — unless the engine could not clean up after a failure (its session
+        died): then the file stays, its flock is released, and the next run recovers the run."""
         try:
-            self.path.unlink(missing_ok=True)
+            if not getattr(error, "_dp_synth_unclean", False):
+                self.path.unlink(missing_ok=True)
         finally:
             os.close(self._fd)
             self._fd = None
@@ -48,7 +51,8 @@ def recover(model_dir: Path | None, database: str, committed: Callable[[str, str
     """Resolve the lock files of dead runs on ``database``; returns the model files removed.
 
     ``committed(ledger_schema, run_id)`` tells whether that run's ledger row exists;
-    ``drop_staging(run_id)`` removes what a dead run staged in the database (its temp table).
+    ``drop_staging(run_id, twin, committed)`` removes what a dead run staged in the database (its temp
+    table; on engines without transactions also a twin it published without its ledger row).
     """
     removed: list[str] = []
     if model_dir is None or not Path(model_dir).is_dir():
@@ -75,9 +79,10 @@ def recover(model_dir: Path | None, database: str, committed: Callable[[str, str
                 info = None
             if not isinstance(info, dict) or info.get("database") != database:
                 continue  # another database's run (or a lock being written): not ours to judge
+            done = committed(str(info.get("ledger_schema")), str(info.get("run_id")))
             if drop_staging is not None:
-                drop_staging(str(info.get("run_id")))
-            if not committed(str(info.get("ledger_schema")), str(info.get("run_id"))):
+                drop_staging(str(info.get("run_id")), info.get("twin"), done)
+            if not done:
                 model = Path(str(info.get("model_path")))
                 if model.parent.resolve() == Path(model_dir).resolve():
                     model.unlink(missing_ok=True)

@@ -75,18 +75,44 @@ class AutoregressiveGenerator(nn.Module):
         return nll
 
     @torch.no_grad()
+    def bag_tables(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """For head j ≥ 1: (table, row offsets) with table rows = E_i @ W1_j[:, block i]ᵀ for every i < j.
+
+        Head j's first layer on the embeddings of codes c_<j is then Σ_i table[offset_i + c_i]: one
+        ``embedding_bag`` (a gather-sum) instead of a (j·e)-wide matrix product — the same numbers,
+        e× fewer operations, no strided copies."""
+        e = self.config["embed_dim"]
+        out = []
+        for j in range(1, len(self.heads)):
+            w1 = self.heads[j][0].weight
+            blocks = [self.embeddings[i].weight @ w1[:, i * e:(i + 1) * e].T for i in range(j)]
+            sizes = torch.tensor([0] + [b.shape[0] for b in blocks[:-1]])
+            out.append((torch.cat(blocks, dim=0).contiguous(), torch.cumsum(sizes, 0)))
+        return out
+
+    @torch.inference_mode()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         codes = torch.zeros(n, len(self.heads), dtype=torch.long)
-        ones = torch.ones(n, 1)
-        dim = self.config["embed_dim"]
-        prefix = torch.empty(n, dim * len(self.embeddings))  # filled column by column, no re-concatenation
+        tables = self.bag_tables()
+        first = self.heads[0]
         for j, head in enumerate(self.heads):
-            logits = head(ones if j == 0 else prefix[:, : j * dim])
+            if j == 0:
+                logits = (first.weight[:, 0] + first.bias).expand(n, -1)
+            else:
+                table, offsets = tables[j - 1]
+                pre = nn.functional.embedding_bag(codes[:, :j] + offsets, table, mode="sum")
+                hidden = torch.tanh_(pre.add_(head[0].bias))
+                logits = torch.addmm(head[2].bias, hidden, head[2].weight.T)
             cdf = torch.softmax(logits, dim=1).cumsum_(dim=1)
             u = torch.rand(n, 1, generator=generator) * cdf[:, -1:]
             codes[:, j] = torch.searchsorted(cdf, u).squeeze(1).clamp_(max=cdf.shape[1] - 1)
-            if j < len(self.embeddings):
-                prefix[:, j * dim:(j + 1) * dim] = self.embeddings[j](codes[:, j])
         out = torch.empty_like(codes)
         out[:, self.order] = codes
         return out
+
+    @torch.no_grad()
+    def logits(self, codes: torch.Tensor) -> list[torch.Tensor]:
+        """Each head's logits on ``codes`` (model order) through the layers as trained (for tests)."""
+        embs = self._prefix(codes)
+        ones = torch.ones(codes.shape[0], 1)
+        return [head(ones if j == 0 else torch.cat(embs[:j], dim=1)) for j, head in enumerate(self.heads)]

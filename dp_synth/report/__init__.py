@@ -13,20 +13,25 @@ from typing import Any
 __all__ = ["build_report"]
 
 
-def build_report(db: str | Path, out: str | Path | None = "dp_synth_report.html",
+def build_report(db: Any, out: str | Path | None = "dp_synth_report.html",
                  json_out: str | Path | None = None, real_statistics: bool = False,
-                 ledger_schema: str = "main") -> dict[str, Any]:
-    """Write the HTML (and JSON) report for every twin in DuckDB file ``db``; returns the JSON dict."""
+                 ledger_schema: str | None = None, engine: str | None = None) -> dict[str, Any]:
+    """Write the HTML (and JSON) report for every twin in ``db`` (a DuckDB file, opened read-only, a
+    connection, a SparkSession or an Engine); returns the JSON dict."""
+    from ..engines import open_engine
     from ..errors import InputError
-    from ..io.duckdb import open_database
     from .collect import collect
     from .render import render_html
 
-    path = Path(db)
-    if not path.is_file():
-        raise InputError(f"database file {str(path)!r} not found")
-    with open_database(path, read_only=True) as con:
-        report = collect(con, database=str(path), real_statistics=real_statistics, ledger_schema=ledger_schema)
+    if isinstance(db, (str, Path)) and engine in (None, "duckdb") and not Path(db).is_file():
+        raise InputError(f"database file {str(db)!r} not found")
+    eng = open_engine(str(db) if isinstance(db, Path) else db, engine, read_only=True)
+    try:
+        name = str(db) if isinstance(db, (str, Path)) else (eng.location or eng.name)
+        report = collect(eng, database=name, real_statistics=real_statistics, ledger_schema=ledger_schema)
+    finally:
+        if eng is not db:
+            eng.close()
     if out is not None:
         _write(Path(out), render_html(report))
     if json_out is not None:

@@ -13,7 +13,6 @@ import datetime as dt
 import json
 from typing import Any
 
-import duckdb
 import numpy as np
 import polars as pl
 
@@ -23,35 +22,25 @@ from ..artifact import read_artifact
 from ..errors import ArtifactError, DPSynthError
 from ..evaluate.summary import ATTACKS, attack_risk, ml_efficacy, real_rows
 from ..evaluate.utility import _as_float
-from ..io.duckdb import relation_exists
+from ..engines import Engine
 from ..profile import numeric_values
 from ..spec import Kind
-from ..io.ledger import Ledger
-from ..io.relation import Relation, quote_ident
+from ..io.relation import Relation
 
 __all__ = ["collect", "STATUS"]
 
 STATUS = ("green", "amber", "red")
-_VALIDATIONS = "dp_synth_validations"
 _TREATMENT = {"learn": "learned by the generator", "key": "not learned: regenerated as fresh unique keys",
               "pii": "not learned: PII, filled with values that do not come from the data",
               "ignore": "not learned: NULL in the twin"}
 
 
-def _count(con, rel: Relation) -> int:
-    return int(con.execute(f"SELECT count(*) FROM {rel.sql}").fetchall()[0][0])
-
-
-def _latest_validations(con) -> dict[str, dict[str, Any]]:
+def _latest_validations(eng: Engine) -> dict[str, dict[str, Any]]:
     """twin → {suite: latest row} from dp_synth_validations (if any)."""
-    if not relation_exists(con, Relation("main", _VALIDATIONS)):
-        return {}
-    rows = con.execute(f"SELECT CAST(validated_at AS VARCHAR), twin, suite, success, summary, data_docs FROM "
-                       f"{quote_ident('main')}.{quote_ident(_VALIDATIONS)} ORDER BY validated_at").fetchall()
     out: dict[str, dict[str, Any]] = {}
-    for at, twin, suite, success, summary, docs in rows:
-        out.setdefault(twin, {})[suite] = {"validated_at": at, "success": bool(success),
-                                           "summary": json.loads(summary), "data_docs": docs}
+    for r in eng.validation_rows(eng.default_schema):
+        out.setdefault(r["twin"], {})[r["suite"]] = {"validated_at": str(r["validated_at"]), "success": bool(r["success"]),
+                                                     "summary": json.loads(r["summary"]), "data_docs": r["data_docs"]}
     return out
 
 
@@ -187,7 +176,7 @@ def _status(twin: dict) -> tuple[str, list[str]]:
     return ("red" if red else "amber" if amber else "green"), red + amber
 
 
-def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict], validations: dict,
+def _twin_section(eng: Engine, twin_name: str, runs: list[dict], source_runs: list[dict], validations: dict,
                   real_statistics: bool = False, ledger_schema: str = "main") -> dict:
     from ..validate.pair import load_pair
 
@@ -197,7 +186,7 @@ def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict]
     caps = [r["budget_cap"] for r in source_runs if r.get("budget_cap") is not None]
     spent = sum(float(r["epsilon"] or 0) for r in source_runs)
     cap = float(caps[-1]) if caps else None
-    twin_exists, source_exists = relation_exists(con, rel), relation_exists(con, source)
+    twin_exists, source_exists = eng.resolve(rel) is not None, eng.resolve(source) is not None
     card, columns, holdout, profile = _model_card(latest)
     privacy = json.loads(latest["privacy"]) if latest.get("privacy") else {}
     v = validations.get(twin_name)
@@ -214,8 +203,8 @@ def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict]
     section = {
         "twin": twin_name, "source": str(source), "exists": twin_exists,
         "source_exists": source_exists, "created_at": str(latest["created_at"]),
-        "rows": _count(con, rel) if twin_exists else None,
-        "source_rows": (_count(con, source) if real_statistics else _dp_rows(profile, holdout)) if source_exists else None,
+        "rows": eng.count(rel) if twin_exists else None,
+        "source_rows": (eng.count(source) if real_statistics else _dp_rows(profile, holdout)) if source_exists else None,
         "source_rows_dp": not real_statistics,
         "columns": columns or [{"name": c, "kind": None, "role": "learn", "treatment": _TREATMENT["learn"],
                                 "public_domain": False} for c in json.loads(latest.get("columns_learned") or "[]")],
@@ -231,7 +220,7 @@ def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict]
     }
     if section["exists"] and section["source_exists"]:
         try:
-            pair = load_pair(con, twin_name, str(source), ledger_schema=ledger_schema)
+            pair = load_pair(eng, twin_name, str(source), ledger_schema=ledger_schema)
             section["measures"], section["figures"] = _figures_and_measures(pair, v, profile, real_statistics)
             section["measures"]["holdout"] = pair.holdout_note
         except DPSynthError as e:
@@ -240,11 +229,10 @@ def _twin_section(con, twin_name: str, runs: list[dict], source_runs: list[dict]
     return section
 
 
-def _orphans(con, known: set[str]) -> list[str]:
+def _orphans(eng: Engine, known: set[str]) -> list[str]:
     """Base tables in a *_synthetic schema with no ledger row (views a user built on twins are fine)."""
-    rows = con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
-                       "AND schema_name LIKE '%\\_synthetic' ESCAPE '\\' ORDER BY 1, 2").fetchall()
-    return [str(Relation(s, t)) for s, t in rows if str(Relation(s, t)) not in known
+    rels = sorted((r.relation.schema, r.relation.name) for r in eng.list_relations() if r.kind == "BASE TABLE")
+    return [str(Relation(s, t)) for s, t in rels if s.endswith("_synthetic") and str(Relation(s, t)) not in known
             and not t.startswith("__dp_synth")]
 
 
@@ -256,24 +244,25 @@ def _dp_rows(profile: dict | None, holdout: dict | None) -> int | None:
     return int(round(float(profile["n_noisy"]) / (1.0 - share)))
 
 
-def collect(con: duckdb.DuckDBPyConnection, database: str = "", real_statistics: bool = False,
-            ledger_schema: str = "main") -> dict[str, Any]:
+def collect(eng: Engine, database: str = "", real_statistics: bool = False,
+            ledger_schema: str | None = None) -> dict[str, Any]:
     """The whole report as a JSON-ready dict (the ``--json`` output).
 
     By default real data appears only as released under DP (distributions from the model's DP
     profile, the DP row count); ``real_statistics=True`` adds exact real shares and row counts."""
-    ledger = Ledger(con, ledger_schema)
+    ledger = eng.ledger(ledger_schema)
+    ledger_schema = ledger.schema
     rows = ledger.rows()
-    validations = _latest_validations(con)
+    validations = _latest_validations(eng)
     by_twin: dict[str, list[dict]] = {}
     for r in rows:
         by_twin.setdefault(r["twin"], []).append(r)
-    twins = [_twin_section(con, t, runs, [r for r in rows if r["source"] == runs[-1]["source"]], validations,
+    twins = [_twin_section(eng, t, runs, [r for r in rows if r["source"] == runs[-1]["source"]], validations,
                            real_statistics, ledger_schema) for t, runs in sorted(by_twin.items())]
     sources: dict[str, dict] = {}
     for t in twins:
         sources[t["source"]] = {"source": t["source"], **t["budget"], "runs": len(t["ledger"])}
-    unledgered = _orphans(con, set(by_twin))
+    unledgered = _orphans(eng, set(by_twin))
     orphans = unledgered + [t for t in validations if t not in by_twin and t not in unledgered]
     notes = []
     if not ledger.exists():

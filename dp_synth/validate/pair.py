@@ -14,16 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 import pyarrow as pa
 
 from ..artifact import read_artifact
+from ..engines import Engine
 from ..errors import ArtifactError, InputError
 from ..holdout import split
-from ..io.catalog import canonical
-from ..io.duckdb import read_table, relation_exists, sample_filter, table_fingerprint
-from ..io.ledger import Ledger
 from ..io.relation import Relation
 
 __all__ = ["PART", "EvaluationPair", "load_pair", "parts_of", "ledger_twins"]
@@ -74,14 +71,8 @@ def parts_of(batch) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
     return pick("twin"), pick("train"), holdout if holdout.height else None
 
 
-def _columns(con, rel: Relation) -> list[tuple[str, str]]:
-    return [(r[0], r[1]) for r in con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-        "ORDER BY ordinal_position", [rel.schema, rel.name]).fetchall()]
-
-
-def _check_schemas(con, twin: Relation, source: Relation) -> None:
-    t, s = dict(_columns(con, twin)), dict(_columns(con, source))
+def _check_schemas(eng: Engine, twin: Relation, source: Relation) -> None:
+    t, s = eng.column_types(twin), eng.column_types(source)
     missing, extra = [c for c in s if c not in t], [c for c in t if c not in s]
     if missing or extra:
         raise InputError(f"twin {str(twin)!r} does not match source {str(source)!r}: columns missing from the "
@@ -121,45 +112,41 @@ def _holdout(table: pa.Table, ledger_row: dict | None, document: dict | None, wh
     return train, hold, f"re-derived with the run's key from the ledger (share {plan['share']})"
 
 
-def ledger_twins(con: duckdb.DuckDBPyConnection, ledger_schema: str = "main") -> list[str]:
+def ledger_twins(eng: Engine, ledger_schema: str | None = None) -> list[str]:
     """Every twin the ledger knows, in the order first built."""
-    return list(dict.fromkeys(r["twin"] for r in Ledger(con, ledger_schema).rows()))
+    return list(dict.fromkeys(r["twin"] for r in eng.ledger(ledger_schema).rows()))
 
 
-def load_pair(con: duckdb.DuckDBPyConnection, twin: str, source: str | None = None,
-              ledger_schema: str = "main") -> EvaluationPair:
-    """Read a twin and its source from DuckDB; every bad input is an :class:`InputError`."""
-    twin_rel = canonical(con, Relation.parse(twin))
-    if not relation_exists(con, twin_rel):
+def load_pair(eng: Engine, twin: str, source: str | None = None,
+              ledger_schema: str | None = None) -> EvaluationPair:
+    """Read a twin and its source through the engine; every bad input is an :class:`InputError`."""
+    twin_rel = eng.canonical(Relation.parse(twin, eng.default_schema))
+    if eng.resolve(twin_rel) is None:
         raise InputError(f"twin table {str(twin_rel)!r} not found in the database. Check the name "
                          "(schema.table, e.g. main_synthetic.customers)")
-    spends = Ledger(con, ledger_schema).rows()  # read once: the twin's runs and its source's
+    spends = eng.ledger(ledger_schema).rows()  # read once: the twin's runs and its source's
     twin_rows = [r for r in spends if r["twin"] == str(twin_rel)]
     if source is None:
         if not twin_rows:
             raise InputError(f"table {str(twin_rel)!r} has no row in the privacy ledger, so its source is unknown. "
                              "Pass --source SCHEMA.TABLE")
         source = twin_rows[-1]["source"]
-    source_rel = canonical(con, Relation.parse(source))
+    source_rel = eng.canonical(Relation.parse(source, eng.default_schema))
     if source_rel == twin_rel:
         raise InputError(f"--source {str(source_rel)!r} is the twin itself; name the real table")
-    if not relation_exists(con, source_rel):
+    if eng.resolve(source_rel) is None:
         raise InputError(f"source table {str(source_rel)!r} not found in the database")
-    _check_schemas(con, twin_rel, source_rel)
-    synthetic = pl.from_arrow(read_table(con, twin_rel))
+    _check_schemas(eng, twin_rel, source_rel)
+    synthetic = pl.from_arrow(eng.read(twin_rel))
     latest = twin_rows[-1] if twin_rows and twin_rows[-1]["source"] == str(source_rel) else None
-    if latest is not None and latest.get("sample_key"):  # the twin learned from a keyed sample: the same rows
-        where, params = sample_filter(latest["sample_key"], latest["sample_rate"])
-        real = con.sql(f"SELECT * FROM {source_rel.sql} AS t WHERE {where}", params=params).to_arrow_reader(
-            1_000_000).read_all()
-    else:
-        real = read_table(con, source_rel)
+    sample = (latest["sample_key"], latest["sample_rate"]) if latest is not None and latest.get("sample_key") else None
+    real = eng.read(source_rel, sample)  # a twin that learned from a keyed sample: the same rows
     if synthetic.height == 0:
         raise InputError(f"twin {str(twin_rel)!r} is empty: there is nothing to validate. Rebuild it")
     if real.num_rows == 0:
         raise InputError(f"source {str(source_rel)!r} is empty: there is nothing to compare the twin with")
     document, why_not = _model_document(latest)
-    train, hold, note = _holdout(real, latest, document, why_not, table_fingerprint(con, source_rel))
+    train, hold, note = _holdout(real, latest, document, why_not, eng.fingerprint(source_rel))
     declared = dict((document or {}).get("metadata", {}).get("validation") or {})
     learned = json.loads(latest["columns_learned"]) if latest and latest.get("columns_learned") else None
     columns = [c for c in synthetic.columns if learned is None or c in learned]

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..io.duckdb import connect
-from ..io.relation import quote_ident
+from ..engines import Engine, open_engine
+from ..engines.base import VALIDATIONS_TABLE
 from .pair import EvaluationPair, load_pair
 from .suites import SUITES, load_suite
 
 __all__ = ["ValidationResult", "validate", "validate_all", "VALIDATIONS_TABLE"]
 
-VALIDATIONS_TABLE = "dp_synth_validations"
 
 
 @dataclass
@@ -114,22 +113,19 @@ def _parameters(pair: EvaluationPair, target, positive, secret) -> dict[str, Any
             "epsilon_spent": round(spent, 6), "epsilon_cap": cap if cap is not None else -1.0}
 
 
-def _record(con, result: ValidationResult) -> None:
-    table = f"{quote_ident('main')}.{quote_ident(VALIDATIONS_TABLE)}"
-    con.execute(f"CREATE TABLE IF NOT EXISTS {table} (validated_at TIMESTAMP, twin VARCHAR, source VARCHAR, "
-                "suite VARCHAR, success BOOLEAN, summary VARCHAR, data_docs VARCHAR)")
+def _record(eng: Engine, result: ValidationResult) -> None:
     now = dt.datetime.fromisoformat(result.validated_at).replace(tzinfo=None)
     for name, suite in result.suites.items():
-        con.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [now, result.twin, result.source, name, suite["success"],
-                     json.dumps({**suite, "parameters": result.parameters, "holdout": result.holdout}, default=str),
-                     result.data_docs])
+        eng.record_validation(eng.default_schema, {
+            "validated_at": now, "twin": result.twin, "source": result.source, "suite": name,
+            "success": bool(suite["success"]), "data_docs": result.data_docs,
+            "summary": json.dumps({**suite, "parameters": result.parameters, "holdout": result.holdout}, default=str)})
 
 
 def validate(db, table: str, source: str | None = None, suite: str = "all", out: str | Path | None = None,
              target: str | None = None, positive: str | None = None, secret: str | None = None,
              suites_dir: str | Path | None = None, risk_only_with_holdout: bool = False,
-             ledger_schema: str = "main") -> ValidationResult:
+             ledger_schema: str | None = None, engine: str | None = None) -> ValidationResult:
     """Validate twin ``table`` against its source with the utility and/or risk suite.
 
     ``out`` (default ``dp_synth_validation`` next to the database) receives ``data_docs/`` and
@@ -144,9 +140,9 @@ def validate(db, table: str, source: str | None = None, suite: str = "all", out:
     if suite != "all" and suite not in SUITES:
         raise InputError(f"unknown suite {suite!r}: use utility, risk or all")
     start = time.perf_counter()
-    con, owned = connect(db)
+    eng = open_engine(db, engine)
     try:
-        pair = load_pair(con, table, source, ledger_schema=ledger_schema)
+        pair = load_pair(eng, table, source, ledger_schema=ledger_schema)
         target = target or pair.declared.get("target")
         positive = positive or pair.declared.get("positive")
         secret = secret or pair.declared.get("secret")
@@ -164,7 +160,7 @@ def validate(db, table: str, source: str | None = None, suite: str = "all", out:
                                  f"(learned: {pair.columns})")
         params = _parameters(pair, target, positive, secret)
         loaded = {n: load_suite(n, params, suites_dir) for n in names}
-        out_dir = Path(out) if out else (Path(str(db)).resolve().parent if isinstance(db, (str, Path)) else Path.cwd()) / "dp_synth_validation"
+        out_dir = Path(out) if out else (Path(eng.location).resolve().parent if eng.location else Path.cwd()) / "dp_synth_validation"
         docs_dir = out_dir / "data_docs"
         outcomes = _run_checkpoint(pair, loaded, docs_dir)
         harden_data_docs(docs_dir)
@@ -180,11 +176,11 @@ def validate(db, table: str, source: str | None = None, suite: str = "all", out:
         summary = out_dir / f"{_file_label(pair.twin)}.json"
         result.summary_path = str(summary)
         summary.write_text(json.dumps(result.to_json(), indent=2, default=str))
-        _record(con, result)
+        _record(eng, result)
         return result
     finally:
-        if owned:
-            con.close()
+        if eng is not db:
+            eng.close()
 
 
 def _run_checkpoint(pair: EvaluationPair, loaded: dict, docs_dir: Path) -> dict[str, dict[str, Any]]:
@@ -219,22 +215,23 @@ def _run_checkpoint(pair: EvaluationPair, loaded: dict, docs_dir: Path) -> dict[
 
 
 def validate_all(db, suite: str = "all", out: str | Path | None = None,
-                 suites_dir: str | Path | None = None, ledger_schema: str = "main") -> dict[str, ValidationResult | str]:
+                 suites_dir: str | Path | None = None, ledger_schema: str | None = None,
+                 engine: str | None = None) -> dict[str, ValidationResult | str]:
     """Validate every twin in the ledger with its declared inputs (``suite="all"``: a twin without a
     holdout gets the utility suite and a note). A twin that cannot be validated maps to the reason."""
-    con, owned = connect(db)
+    eng = open_engine(db, engine)
     try:
         from .pair import ledger_twins
 
-        twins = ledger_twins(con, ledger_schema)
+        twins = ledger_twins(eng, ledger_schema)
+        results: dict[str, ValidationResult | str] = {}
+        for twin in twins:
+            try:
+                results[twin] = validate(eng, twin, suite=suite, out=out, suites_dir=suites_dir,
+                                         risk_only_with_holdout=suite == "all", ledger_schema=ledger_schema)
+            except InputError as e:
+                results[twin] = str(e)
+        return results
     finally:
-        if owned:
-            con.close()
-    results: dict[str, ValidationResult | str] = {}
-    for twin in twins:
-        try:
-            results[twin] = validate(db, twin, suite=suite, out=out, suites_dir=suites_dir,
-                                     risk_only_with_holdout=suite == "all", ledger_schema=ledger_schema)
-        except InputError as e:
-            results[twin] = str(e)
-    return results
+        if eng is not db:
+            eng.close()

@@ -85,7 +85,7 @@ def test_reuse_only_of_the_latest_run(dbt):
         runs.append([r for r in _ledger(dbt.db) if r[0] == "analytics.orders_synthetic"])
     assert [len(r) for r in runs] == [1, 2, 3]
     with duckdb.connect(str(dbt.db)) as con:
-        from dp_synth.io.duckdb import table_fingerprint
+        from dp_synth.engines.duckdb.scan import table_fingerprint
         from dp_synth.io.relation import Relation
 
         assert table_fingerprint(con, Relation("analytics", "orders_synthetic")) == runs[-1][-1][3]

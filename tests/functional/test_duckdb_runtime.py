@@ -5,7 +5,7 @@ import pytest
 
 import dp_synth
 from dp_synth import BudgetExceededError, InputError
-from dp_synth.io.ledger import Ledger
+from dp_synth.engines.duckdb.ledger import DuckDBLedger as Ledger
 from helpers import FAST, duckdb_with, mixed_table
 
 

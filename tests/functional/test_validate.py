@@ -16,7 +16,7 @@ from dp_synth.cli import app  # noqa: E402
 from dp_synth.artifact import read_artifact  # noqa: E402
 from dp_synth.errors import InputError  # noqa: E402
 from dp_synth.holdout import split  # noqa: E402
-from dp_synth.io.ledger import Ledger  # noqa: E402
+from dp_synth.engines.duckdb.ledger import DuckDBLedger as Ledger  # noqa: E402
 from dp_synth.validate import validate  # noqa: E402
 from dp_synth.validate.suites import load_suite  # noqa: E402
 from helpers import FAST, adult_sample, duckdb_with, mixed_table  # noqa: E402

@@ -30,7 +30,7 @@ def session():
 def test_bad_meta_is_a_clear_error(session, monkeypatch, settings, message):
     import importlib
 
-    monkeypatch.setattr(importlib.import_module("dp_synth.io.duckdb"), "fit",
+    monkeypatch.setattr(importlib.import_module("dp_synth.runtime"), "fit",
                         lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained on bad settings")))
     with pytest.raises(DPSynthError, match=message) as err:
         publish(session, session.sql('select * from "memory"."main"."people"'), schema="main_synthetic",

@@ -24,7 +24,7 @@ def _never_trains(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("training started although the input was bad")
 
-    monkeypatch.setattr(importlib.import_module("dp_synth.io.duckdb"), "fit", boom)
+    monkeypatch.setattr(importlib.import_module("dp_synth.runtime"), "fit", boom)
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -132,7 +132,7 @@ def test_non_path_db_object_is_refused_without_writing(tmp_path, monkeypatch):
     class SparkSession:  # what a Spark user might pass
         pass
 
-    with pytest.raises(InputError, match="DuckDB file path or a duckdb connection"):
+    with pytest.raises(InputError, match="DuckDB file path, a duckdb connection or a SparkSession"):
         dp_synth.synthesize(SparkSession(), "db.t", 1.0)
     assert list(tmp_path.iterdir()) == []
 

@@ -52,3 +52,30 @@ def materialize(df, con):
   {%- endif -%}
   {{ return(caps) }}
 {%- endmacro %}
+
+{#- dbt-spark / dbt-databricks: the model's code runs on the cluster with `spark` and `dbtObj` defined by the
+    adapter's preamble; the twin is published by dp_synth (installed on the cluster) instead of saveAsTable. -#}
+{% macro spark__dp_twin_python(target_relation) -%}
+# --- dp_synth: the dp_twin materialization --- #
+dbt = dbtObj(spark.table)
+df = model(dbt, spark)
+
+import json
+import dp_synth.dbt
+
+dp_synth.dbt.publish(
+    spark, df,
+    schema={{ tojson(target_relation.schema) }},
+    identifier={{ tojson(target_relation.identifier) }},
+    meta=json.loads({{ tojson(tojson(config.get('meta', {}) or {})) }}),
+    model={{ tojson(model.name) }},
+    invocation_id={{ tojson(invocation_id) }},
+    ledger_schema={{ tojson(dp_synth.ledger_schema()) }},
+    upstream_caps=json.loads({{ tojson(tojson(dp_synth.declared_caps(model))) }}),
+    var_caps=json.loads({{ tojson(tojson(var('dp_synth_budget_caps', {}))) }}),
+)
+{%- endmacro %}
+
+{% macro databricks__dp_twin_python(target_relation) -%}
+  {{ return(dp_synth.spark__dp_twin_python(target_relation)) }}
+{%- endmacro %}

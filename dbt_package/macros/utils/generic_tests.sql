@@ -174,3 +174,43 @@ select l.source, sum(l.epsilon) as epsilon_spent, {{ cap }} as cap
 from {{ dp_synth.ledger_relation() }} l join src on lower(l.source_schema) = src.s and lower(l.source_table) = src.t
 group by 1 having sum(l.epsilon) > {{ cap }}
 {% endmacro %}
+
+
+{#- Spark (dbt-spark, dbt-databricks): no information_schema in the session catalog; inline tables are
+    `values … as v(cols)` without parentheses. -#}
+{% macro spark__learned_columns(model) -%}
+  {%- set names = [] -%}
+  {%- if execute -%}
+    {%- set found = run_query("show tables in " ~ adapter.quote(dp_synth.ledger_schema()) ~ " like 'dp_synth_ledger'") -%}
+    {%- if found and found.rows | length > 0 -%}
+      {%- set q -%}
+        select columns_learned from {{ dp_synth.ledger_relation() }}
+        where lower(twin_schema) = lower('{{ model.schema | replace("'", "\\'") }}')
+          and lower(twin_table) = lower('{{ model.identifier | replace("'", "\\'") }}')
+        order by created_at desc limit 1
+      {%- endset -%}
+      {%- set rows = run_query(q) -%}
+      {%- if rows and rows.rows | length > 0 -%}{%- set names = fromjson(rows.rows[0][0]) -%}{%- endif -%}
+    {%- endif -%}
+  {%- endif -%}
+  {%- if names | length == 0 -%}
+    {%- for c in dp_synth.columns_of(model) -%}{%- do names.append(c.name) -%}{%- endfor -%}
+  {%- endif -%}
+  {{ return(names) }}
+{%- endmacro %}
+
+{% macro spark__test_dp_synth_schema_matches(model, compare_model) %}
+{%- set a = dp_synth.columns_of(compare_model) -%}
+{%- set b = dp_synth.columns_of(model) -%}
+{%- set problems = [] -%}
+{%- for i in range([a | length, b | length] | max) -%}
+  {%- set x = a[i] if i < a | length else none -%}
+  {%- set y = b[i] if i < b | length else none -%}
+  {%- if x is none or y is none or x.name != y.name or x.dtype | lower != y.dtype | lower -%}
+    {%- do problems.append((i + 1, x.name if x else 'missing', x.dtype if x else '', y.name if y else 'missing', y.dtype if y else '')) -%}
+  {%- endif -%}
+{%- endfor -%}
+select * from values (0, '', '', '', '')
+{%- for p in problems %}, ({{ p[0] }}, '{{ p[1] | replace("'", "\\'") }}', '{{ p[2] }}', '{{ p[3] | replace("'", "\\'") }}', '{{ p[4] }}'){% endfor %}
+ as v(position, source_column, source_type, twin_column, twin_type) where position > 0
+{% endmacro %}

@@ -16,24 +16,12 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from ..errors import InputError
-from .relation import Relation
+from ...errors import InputError
+from ...io.relation import Relation
+from ..base import Resolved, identity
 
 __all__ = ["Resolved", "resolve", "identity", "canonical", "check_not_ambiguous", "in_transaction",
            "list_relations"]
-
-
-@dataclass(frozen=True)
-class Resolved:
-    relation: Relation   # the names as stored in the catalog
-    kind: str            # 'BASE TABLE' | 'VIEW'
-
-
-def identity(rel: Relation) -> tuple[str, str]:
-    """The key two names share exactly when DuckDB resolves them to the same relation."""
-    return rel.schema.casefold(), rel.name.casefold()
 
 
 def resolve(con, rel: Relation) -> Resolved | None:

@@ -10,11 +10,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ..errors import InputError
-from ..faults import kill_point
+from ...errors import InputError
+from ...faults import kill_point
+from ...io.relation import Relation, quote_ident
 from .catalog import canonical, identity, resolve
 from .ledger import retry_on_conflict
-from .relation import Relation, quote_ident
 from .scan import table_fingerprint
 
 __all__ = ["write_twin", "drop_staging"]

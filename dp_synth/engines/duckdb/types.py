@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..errors import InputError
-from ..spec import MAX_LEARNED_COLUMNS, TableSpec
-from .relation import Relation
+from ...errors import InputError
+from ...io.relation import Relation
+from ...spec import check_width
 
 __all__ = ["check_source_schema", "sql_types"]
 
@@ -25,10 +25,10 @@ def sql_types(con, rel: Relation) -> dict[str, str]:
                             [rel.schema, rel.name]).fetchall())
 
 
-def check_source_schema(con, rel: Relation, overrides: Mapping[str, Mapping], table: str) -> dict[str, dict]:
+def check_source_schema(engine, rel: Relation, overrides: Mapping[str, Mapping], table: str) -> dict[str, dict]:
     """The user's overrides, completed for engine types (UUID columns default to keys), once the spec
     they give ``rel`` is known to be valid; else a clear error naming the column."""
-    types = sql_types(con, rel)
+    types = engine.column_types(rel)
     overrides = {k: dict(v) for k, v in overrides.items()}
     for name, typ in types.items():
         base = typ.split("(")[0].upper()
@@ -41,10 +41,5 @@ def check_source_schema(con, rel: Relation, overrides: Mapping[str, Mapping], ta
                                  "which dp-synth cannot learn. Declare {'role': 'ignore'} (NULL in the twin)"
                                  + (", {'role': 'key'} (fresh UUIDs)" if base == "UUID" else "")
                                  + " or cast it to a category in a view")
-    schema = con.sql(f"SELECT * FROM {rel.sql} LIMIT 0").to_arrow_table().schema
-    spec = TableSpec.from_arrow(schema, overrides, table=table)
-    if len(spec.learned) > MAX_LEARNED_COLUMNS:
-        raise InputError(f"table {table!r} has {len(spec.learned)} columns to learn; dp-synth learns at most "
-                         f"{MAX_LEARNED_COLUMNS} (memory and time grow with the square of the width). Declare the "
-                         "others {'role': 'ignore'} or split the table")
+    check_width(engine.arrow_schema(rel), overrides, table)
     return overrides
