@@ -89,7 +89,7 @@ def _decode_column(col, codes: np.ndarray, rng: np.random.Generator) -> pa.Array
     k = np.clip(codes - offset, 0, None)
     if isinstance(col, CategoricalProfile):
         idx = pa.array(np.clip(k, 0, len(col.categories) - 1).astype(np.int32), mask=null)
-        return pa.DictionaryArray.from_arrays(idx, pa.array(col.categories, pa.string())).cast(pa.string())
+        return pa.array(col.categories, pa.string()).take(idx)  # a NULL index gives NULL
     return pa.array(_draw_numeric(col, k, rng), type=pa.float64(), mask=null)
 
 
@@ -97,13 +97,17 @@ def _draw_numeric(col: NumericProfile, bins: np.ndarray, rng: np.random.Generato
     lows, highs = np.asarray(col.lows), np.asarray(col.highs)
     mass = np.asarray(col.cell_mass, dtype=float)
     starts = np.asarray(col.bin_starts)
-    cells = np.empty(len(bins), dtype=np.int64)
-    for b in np.unique(bins):
-        rows = np.flatnonzero(bins == b)
-        a, z = starts[b], starts[b + 1]
-        w = mass[a:z]
-        p = w / w.sum() if w.sum() > 0 else np.full(z - a, 1.0 / (z - a))
-        cells[rows] = a + rng.choice(z - a, size=rows.size, p=p)
+    # each bin's cells as one increasing scale: bin b covers (b, b + 1], a cell's share of its bin's mass
+    # its width there (equal shares if the bin has no mass); one searchsorted draws every row's cell
+    owner = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    total = np.bincount(owner, weights=mass, minlength=len(starts) - 1)
+    count = np.diff(starts).astype(float)
+    share = np.where(total[owner] > 0, mass / np.where(total[owner] > 0, total[owner], 1), 1.0 / count[owner])
+    within = np.cumsum(share) - np.concatenate([[0.0], np.cumsum(share)])[starts[:-1]][owner]
+    scale = owner + np.minimum(within, 1.0)
+    bins = np.asarray(bins, dtype=np.int64)
+    cells = np.searchsorted(scale, bins + rng.random(len(bins)), side="left")
+    cells = np.clip(cells, starts[bins], starts[bins + 1] - 1)
     lo, hi = lows[cells], highs[cells]
     x = lo + rng.random(len(cells)) * (hi - lo)
     if col.kind is not Kind.FLOAT:
