@@ -172,9 +172,15 @@ SCRIPT = textwrap.dedent("""
     from dp_synth.io.relation import Relation
     from helpers import FAST
     eng = SparkEngine.open(sys.argv[1])
-    if sys.argv[2] == "load":
+    def state():
+        tables = {db: sorted(t.name for t in eng.spark.catalog.listTables(db)) for db in ("default", "default_synthetic")
+                  if db in [d.name for d in eng.spark.catalog.listDatabases()]}
+        return {"tables": tables, "ledger": len(eng.ledger().rows())}
+    if sys.argv[2] == "load":  # then a run that the test's DP_SYNTH_KILL_AT kills
         eng.create_table(Relation("default", "t"), pl.read_parquet(sys.argv[3]).to_arrow())
-    elif sys.argv[2] == "run":
+        dp_synth.synthesize(eng, "default.t", 2.0, config=FAST)
+    else:  # what the killed run left, then a run that must clean it up
+        print("BEFORE " + json.dumps(state()))
         dp_synth.synthesize(eng, "default.t", 2.0, config=FAST)
     tables = {db: sorted(t.name for t in eng.spark.catalog.listTables(db)) for db in ("default", "default_synthetic")
               if db in [d.name for d in eng.spark.catalog.listDatabases()]}
@@ -188,24 +194,26 @@ def _spark_process(tmp_path, *args, kill_at=None):
     script.write_text(SCRIPT)
     p = subprocess.run([sys.executable, str(script), *map(str, args)], env=env, capture_output=True, text=True,
                        timeout=600)
-    states = [line[6:] for line in p.stdout.splitlines() if line.startswith("STATE ")]
-    return p.returncode, (json.loads(states[-1]) if states else None), p.stderr[-2000:]
+    states = {line.split(" ", 1)[0]: json.loads(line.split(" ", 1)[1]) for line in p.stdout.splitlines()
+              if line.startswith(("STATE ", "BEFORE "))}
+    return p.returncode, states, p.stderr[-2000:]
 
 
 @pytest.mark.parametrize("point", ["during_insert", "after_rename"])
 def test_killed_run_is_cleaned_up_by_the_next(tmp_path, point):
     wh, data = tmp_path / "wh", tmp_path / "t.parquet"
     adult_sample(1500, seed=2).write_parquet(data)
-    code, state, err = _spark_process(tmp_path, wh, "load", data)
+    code, states, err = _spark_process(tmp_path, wh, "load", data, kill_at=point)
+    assert code == 137 and not states, err
+    code, states, err = _spark_process(tmp_path, wh, "rerun")
     assert code == 0, err
-    code, state, err = _spark_process(tmp_path, wh, "run", kill_at=point)
-    assert code == 137 and state is None, err
-    code, state, err = _spark_process(tmp_path, wh, "look")
-    assert code == 0, err
-    assert state["ledger"] == 0  # killed before its ledger row: charged nothing
-    code, state, err = _spark_process(tmp_path, wh, "run")
-    assert code == 0, err
-    assert state["tables"]["default_synthetic"] == ["t"] and state["ledger"] == 1  # no staging table left
+    left = states["BEFORE"]
+    assert left["ledger"] == 0  # killed before its ledger row: charged nothing
+    # what the kill left: its temp table (killed while staging), or a published twin with no ledger row
+    (leftover,) = left["tables"]["default_synthetic"]
+    assert leftover.startswith("__dp_synth_tmp_") if point == "during_insert" else leftover == "t"
+    after = states["STATE"]
+    assert after["tables"]["default_synthetic"] == ["t"] and after["ledger"] == 1  # cleaned up, one spend
 
 
 def test_duckdb_path_never_imports_pyspark():
