@@ -23,6 +23,7 @@ from .model import SynthModel
 from .models import build_generator
 from .privacy import Measurement, PrivacyStatement, calibrate_profile_rho, calibrate_sgd_sigma
 from .marginals import measure_tree
+from .pairs import measure_extra_pairs
 from .profile import NoisyCounter, measure_profile
 from .spec import Kind, TableSpec, load_spec_overrides
 from .training import TrainingConfig, plan_steps, pretrain, train_dp
@@ -226,12 +227,20 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
 
     encoder = Encoder(tspec, profile)
     codes = encoder.encode(df)
-    prior = None
+    prior, extra, base = None, None, None
     if config.tree_share > 0 and len(encoder.cardinalities) > 1:
         counter = NoisyCounter(rng)
         prior = measure_tree(codes, encoder.cardinalities, encoder.marginals(), profile.n_noisy,
                              rho * config.tree_select_share, rho * config.tree_share, counter,
                              secure_rng(seed))
+        if config.extra_pairs > 0:
+            # a larger tree sample, so that resampling by weight repeats few rows
+            base = prior.sample(4 * config.pretrain_rows, secure_rng(None if seed is None else seed + 1))
+            edges = {(c, prior.parent[c]) for c in range(len(prior.parent)) if prior.parent[c] >= 0}
+            _, extra = measure_extra_pairs(codes, encoder.cardinalities, base, edges, profile.n_noisy,
+                                           config.extra_pairs, rho * config.extra_select_share,
+                                           rho * config.extra_share, counter, secure_rng(seed),
+                                           marginals=encoder.marginals())
         measurements += counter.measurements
     q, steps = plan_steps(profile.n_noisy, config)
     sigma = calibrate_sgd_sigma(measurements, q, steps, eps, dlt)
@@ -242,7 +251,11 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
                                 marginals=encoder.marginals(), embed_dim=config.embed_dim,
                                 hidden=config.hidden, order=prior.order if prior else None)
     if prior is not None:
-        synthetic = prior.sample(config.pretrain_rows, secure_rng(None if seed is None else seed + 1))
+        synthetic = base if base is not None else prior.sample(config.pretrain_rows,
+                                                               secure_rng(None if seed is None else seed + 1))
+        if extra is not None:  # rows resampled by their weights: the tree's sample agreeing with the extra pairs
+            pick = secure_rng(None if seed is None else seed + 2).choice(len(synthetic), config.pretrain_rows, p=extra)
+            synthetic = synthetic[pick]
         pretrain(generator, synthetic, config.pretrain_epochs, seed)
 
     def progress(step: int, loss: float) -> None:

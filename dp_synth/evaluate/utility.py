@@ -77,18 +77,25 @@ def mean_marginal_tvd(real: pl.DataFrame, synth: pl.DataFrame, k: int = 1, bins:
     return float(np.mean([marginal_tvd(r, s, c) for c in combos])) if combos else 0.0
 
 
+MAX_LEVELS = 255  # categories HistGradientBoosting accepts per feature
+
+
 def _design(train: pl.DataFrame, test: pl.DataFrame, target: str) -> tuple[list[str], list[bool], callable]:
     """Feature columns, which are categorical, and a frame → matrix function shared by both tables
-    (categoricals ordinal-coded over both tables' values, so unseen labels get one code)."""
+    (categoricals ordinal-coded over both tables' values, so unseen labels get one code; beyond
+    MAX_LEVELS − 1 levels — gradient boosting takes at most 255 — the rarest share one code)."""
     feats = [c for c in test.columns if c != target and c in train.columns]
     cats = [_is_categorical(test[c]) for c in feats]
-    vocab = {c: {v: float(i) for i, v in enumerate(sorted(set(train[c].cast(pl.Utf8).drop_nulls().to_list())
-                                                          | set(test[c].cast(pl.Utf8).drop_nulls().to_list())))}
-             for c, cat in zip(feats, cats) if cat}
+    vocab = {}
+    for c, cat in zip(feats, cats):
+        if cat:
+            counts = pl.concat([train[c].cast(pl.Utf8), test[c].cast(pl.Utf8)]).drop_nulls().value_counts(sort=True)
+            levels = sorted(counts[c].to_list()[:MAX_LEVELS - 1])
+            vocab[c] = {v: float(i) for i, v in enumerate(levels)}
 
     def matrix(df: pl.DataFrame) -> np.ndarray:
-        cols = [df[c].cast(pl.Utf8).replace_strict(vocab[c], default=None, return_dtype=pl.Float64).to_numpy()
-                if c in vocab else _as_float(df[c]).to_numpy() for c in feats]
+        cols = [df[c].cast(pl.Utf8).replace_strict(vocab[c], default=float(len(vocab[c])), return_dtype=pl.Float64)
+                .to_numpy() if c in vocab else _as_float(df[c]).to_numpy() for c in feats]
         return np.column_stack([c.astype(float) for c in cols]) if cols else np.zeros((df.height, 0))
 
     return feats, cats, matrix

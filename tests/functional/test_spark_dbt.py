@@ -41,10 +41,12 @@ def _render(meta: dict, caps: dict) -> str:
     text = (ROOT / "dbt_package" / "macros" / "utils" / "dp_twin_python.sql").read_text()
     env = jinja2.Environment(extensions=["jinja2.ext.do"])
     rel = _Ns(schema="default_synthetic", identifier="adult_dbt_twin")
-    tmpl = env.from_string(text + "{{ spark__dp_twin_python(rel) }}")
-    return tmpl.render(rel=rel, tojson=json.dumps, config=_Config(meta=meta), model=_Ns(name="adult_dbt_twin"),
-                       invocation_id="inv-spark", var=lambda k, d=None: d,
-                       dp_synth=_Ns(ledger_schema=lambda: "default", declared_caps=lambda m: caps))
+    package = _Ns(ledger_schema=lambda: "default", declared_caps=lambda m: caps)  # the dp_synth namespace
+    module = env.from_string(text).make_module({
+        "tojson": json.dumps, "config": _Config(meta=meta), "model": _Ns(name="adult_dbt_twin"),
+        "invocation_id": "inv-spark", "var": lambda k, d=None: d, "dp_synth": package})
+    package.dp_twin_publish_call = module.dp_twin_publish_call  # the package's own macro, as dbt resolves it
+    return str(module.spark__dp_twin_python(rel))
 
 
 def test_rendered_spark_materialization_publishes_twin_and_ledger_row(spark_engine):

@@ -81,3 +81,18 @@ def test_association_difference_measures_the_twin_not_the_reference():
     diff = association_difference(real, twin)
     assert diff["max"] > 0.95 and diff["worst_pair"] == ["a", "b"]
     assert association_difference(real, real)["max"] < 1e-9
+
+
+def test_tstr_handles_categories_beyond_gradient_boostings_255_levels():
+    """A city-like column with 600 values (airports) must not crash ML efficacy; its signal survives."""
+    import numpy as np
+    import polars as pl
+
+    from dp_synth.evaluate import tstr_auc
+
+    rng = np.random.default_rng(0)
+    city = rng.integers(0, 600, 4000)
+    df = pl.DataFrame({"city": [f"c{c}" for c in city], "y": np.where(city < 60, "yes", "no"),
+                       "noise": rng.normal(size=4000)})
+    auc = tstr_auc(df[:3000], df[3000:], "y", "yes")
+    assert auc > 0.75

@@ -17,17 +17,14 @@
 {#- dbt-spark / dbt-databricks: the Python is submitted to the cluster (submission_method job_cluster,
     all_purpose_cluster, …), which must have dp-synth installed; publish() there writes twin + ledger row. -#}
 {% materialization dp_twin, adapter='spark', supported_languages=['python'] %}
-  {%- set target_relation = this.incorporate(type='table') -%}
-  {{ run_hooks(pre_hooks) }}
-  {%- set code = compiled_code ~ '\n\n' ~ dp_synth.dp_twin_python(target_relation) -%}
-  {% call statement('main', language='python') -%}
-    {{ code }}
-  {%- endcall %}
-  {{ run_hooks(post_hooks) }}
-  {{ return({'relations': [target_relation]}) }}
+  {{ return(dp_synth.dp_twin_on_cluster(this, compiled_code, pre_hooks, post_hooks)) }}
 {% endmaterialization %}
 
 {% materialization dp_twin, adapter='databricks', supported_languages=['python'] %}
+  {{ return(dp_synth.dp_twin_on_cluster(this, compiled_code, pre_hooks, post_hooks)) }}
+{% endmaterialization %}
+
+{% macro dp_twin_on_cluster(this, compiled_code, pre_hooks, post_hooks) %}
   {%- set target_relation = this.incorporate(type='table') -%}
   {{ run_hooks(pre_hooks) }}
   {%- set code = compiled_code ~ '\n\n' ~ dp_synth.dp_twin_python(target_relation) -%}
@@ -36,7 +33,7 @@
   {%- endcall %}
   {{ run_hooks(post_hooks) }}
   {{ return({'relations': [target_relation]}) }}
-{% endmaterialization %}
+{% endmacro %}
 
 {% materialization dp_twin, default, supported_languages=['python'] %}
   {{ exceptions.raise_compiler_error("dp_synth: materialized='dp_twin' is implemented for dbt-duckdb, dbt-spark "

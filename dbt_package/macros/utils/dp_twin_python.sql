@@ -4,22 +4,27 @@
   {{ return(adapter.dispatch('dp_twin_python', 'dp_synth')(target_relation)) }}
 {%- endmacro %}
 
+{#- The one call every adapter's Python ends with: session and frame names differ per adapter. -#}
+{% macro dp_twin_publish_call(session, frame, target_relation) -%}
+dp_synth.dbt.publish(
+    {{ session }}, {{ frame }},
+    schema={{ tojson(target_relation.schema) }},
+    identifier={{ tojson(target_relation.identifier) }},
+    meta=json.loads({{ tojson(tojson(config.get('meta', {}) or {})) }}),
+    model={{ tojson(model.name) }},
+    invocation_id={{ tojson(invocation_id) }},
+    ledger_schema={{ tojson(dp_synth.ledger_schema()) }},
+    upstream_caps=json.loads({{ tojson(tojson(dp_synth.declared_caps(model))) }}),
+    var_caps=json.loads({{ tojson(tojson(var('dp_synth_budget_caps', {}))) }}),
+)
+{%- endmacro %}
+
 {% macro default__dp_twin_python(target_relation) -%}
 def materialize(df, con):
     import json
     import dp_synth.dbt
 
-    dp_synth.dbt.publish(
-        con, df,
-        schema={{ tojson(target_relation.schema) }},
-        identifier={{ tojson(target_relation.identifier) }},
-        meta=json.loads({{ tojson(tojson(config.get('meta', {}) or {})) }}),
-        model={{ tojson(model.name) }},
-        invocation_id={{ tojson(invocation_id) }},
-        ledger_schema={{ tojson(dp_synth.ledger_schema()) }},
-        upstream_caps=json.loads({{ tojson(tojson(dp_synth.declared_caps(model))) }}),
-        var_caps=json.loads({{ tojson(tojson(var('dp_synth_budget_caps', {}))) }}),
-    )
+    {{ dp_synth.dp_twin_publish_call('con', 'df', target_relation) | indent(4) }}
 {%- endmacro %}
 
 {% macro declared_caps(model) -%}
@@ -63,17 +68,7 @@ df = model(dbt, spark)
 import json
 import dp_synth.dbt
 
-dp_synth.dbt.publish(
-    spark, df,
-    schema={{ tojson(target_relation.schema) }},
-    identifier={{ tojson(target_relation.identifier) }},
-    meta=json.loads({{ tojson(tojson(config.get('meta', {}) or {})) }}),
-    model={{ tojson(model.name) }},
-    invocation_id={{ tojson(invocation_id) }},
-    ledger_schema={{ tojson(dp_synth.ledger_schema()) }},
-    upstream_caps=json.loads({{ tojson(tojson(dp_synth.declared_caps(model))) }}),
-    var_caps=json.loads({{ tojson(tojson(var('dp_synth_budget_caps', {}))) }}),
-)
+{{ dp_synth.dp_twin_publish_call('spark', 'df', target_relation) }}
 {%- endmacro %}
 
 {% macro databricks__dp_twin_python(target_relation) -%}

@@ -138,18 +138,24 @@ select '{{ c | replace("'", "''") }}' as column_name, tvd from (
   {{ return(adapter.dispatch('test_dp_synth_schema_matches', 'dp_synth')(model, compare_model)) }}
 {% endtest %}
 
+{% macro schema_problems(model, compare_model) -%}
+  {#- (position, source column, source type, twin column, twin type) wherever the two differ -#}
+  {%- set a = dp_synth.columns_of(compare_model) -%}
+  {%- set b = dp_synth.columns_of(model) -%}
+  {%- set problems = [] -%}
+  {%- for i in range([a | length, b | length] | max) -%}
+    {%- set x = a[i] if i < a | length else none -%}
+    {%- set y = b[i] if i < b | length else none -%}
+    {%- if x is none or y is none or x.name != y.name or x.dtype | lower != y.dtype | lower -%}
+      {%- do problems.append((i + 1, x.name if x else 'missing', x.dtype if x else '', y.name if y else 'missing', y.dtype if y else '')) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(problems) }}
+{%- endmacro %}
+
 {% macro default__test_dp_synth_schema_matches(model, compare_model) %}
 {#- same column names, order and types as the real table -#}
-{%- set a = dp_synth.columns_of(compare_model) -%}
-{%- set b = dp_synth.columns_of(model) -%}
-{%- set problems = [] -%}
-{%- for i in range([a | length, b | length] | max) -%}
-  {%- set x = a[i] if i < a | length else none -%}
-  {%- set y = b[i] if i < b | length else none -%}
-  {%- if x is none or y is none or x.name != y.name or x.dtype | lower != y.dtype | lower -%}
-    {%- do problems.append((i + 1, x.name if x else 'missing', x.dtype if x else '', y.name if y else 'missing', y.dtype if y else '')) -%}
-  {%- endif -%}
-{%- endfor -%}
+{%- set problems = dp_synth.schema_problems(model, compare_model) -%}
 select * from (values (0, '', '', '', '')
 {%- for p in problems %}, ({{ p[0] }}, '{{ p[1] | replace("'", "''") }}', '{{ p[2] }}', '{{ p[3] | replace("'", "''") }}', '{{ p[4] }}'){% endfor %}
 ) as v(position, source_column, source_type, twin_column, twin_type) where position > 0
@@ -200,16 +206,7 @@ group by 1 having sum(l.epsilon) > {{ cap }}
 {%- endmacro %}
 
 {% macro spark__test_dp_synth_schema_matches(model, compare_model) %}
-{%- set a = dp_synth.columns_of(compare_model) -%}
-{%- set b = dp_synth.columns_of(model) -%}
-{%- set problems = [] -%}
-{%- for i in range([a | length, b | length] | max) -%}
-  {%- set x = a[i] if i < a | length else none -%}
-  {%- set y = b[i] if i < b | length else none -%}
-  {%- if x is none or y is none or x.name != y.name or x.dtype | lower != y.dtype | lower -%}
-    {%- do problems.append((i + 1, x.name if x else 'missing', x.dtype if x else '', y.name if y else 'missing', y.dtype if y else '')) -%}
-  {%- endif -%}
-{%- endfor -%}
+{%- set problems = dp_synth.schema_problems(model, compare_model) -%}
 select * from values (0, '', '', '', '')
 {%- for p in problems %}, ({{ p[0] }}, '{{ p[1] | replace("'", "\\'") }}', '{{ p[2] }}', '{{ p[3] | replace("'", "\\'") }}', '{{ p[4] }}'){% endfor %}
  as v(position, source_column, source_type, twin_column, twin_type) where position > 0
