@@ -75,3 +75,13 @@ def test_rendered_spark_materialization_publishes_twin_and_ledger_row(spark_engi
     exec(compile(MODEL + "\n" + code, "adult_dbt_twin.py", "exec"), dict(ns))  # a rebuild charges nothing new
     assert len([r for r in spark_engine.ledger().rows() if r["twin"] == "default_synthetic.adult_dbt_twin"]) == 1
     assert Path(rows[0]["model_path"]).is_file()
+
+
+@pytest.mark.parametrize("name", ["it's", "a\\'; select 1; --", "back\\slash"])
+def test_spark_string_literal_macro_round_trips_in_spark_sql(spark_engine, name):
+    text = (ROOT / "dbt_package" / "macros" / "utils" / "generic_tests.sql").read_text()
+    text = text.replace("{% test ", "{% macro test_").replace("{% endtest %}", "{% endmacro %}")
+    out = []
+    jinja2.Environment(extensions=["jinja2.ext.do"]).from_string(text).make_module(
+        {"return": lambda x: out.append(x) or ""}).spark__string_literal(name)
+    assert spark_engine.spark.sql(f"select {out[0]} as v").collect()[0]["v"] == name

@@ -175,16 +175,15 @@ SCRIPT = textwrap.dedent("""
     def state():
         tables = {db: sorted(t.name for t in eng.spark.catalog.listTables(db)) for db in ("default", "default_synthetic")
                   if db in [d.name for d in eng.spark.catalog.listDatabases()]}
-        return {"tables": tables, "ledger": len(eng.ledger().rows())}
+        rows = eng.ledger().rows()
+        return {"tables": tables, "ledger": len(rows), "twin_has_row": any(r["twin"] == "default_synthetic.t" for r in rows)}
     if sys.argv[2] == "load":  # then a run that the test's DP_SYNTH_KILL_AT kills
         eng.create_table(Relation("default", "t"), pl.read_parquet(sys.argv[3]).to_arrow())
         dp_synth.synthesize(eng, "default.t", 2.0, config=FAST)
     else:  # what the killed run left, then a run that must clean it up
         print("BEFORE " + json.dumps(state()))
         dp_synth.synthesize(eng, "default.t", 2.0, config=FAST)
-    tables = {db: sorted(t.name for t in eng.spark.catalog.listTables(db)) for db in ("default", "default_synthetic")
-              if db in [d.name for d in eng.spark.catalog.listDatabases()]}
-    print("STATE " + json.dumps({"tables": tables, "ledger": len(eng.ledger().rows())}))
+    print("STATE " + json.dumps(state()))
 """)
 
 
@@ -199,21 +198,24 @@ def _spark_process(tmp_path, *args, kill_at=None):
     return p.returncode, states, p.stderr[-2000:]
 
 
-@pytest.mark.parametrize("point", ["during_insert", "after_rename"])
-def test_killed_run_is_cleaned_up_by_the_next(tmp_path, point):
+def test_killed_runs_are_cleaned_up_by_the_next(tmp_path):
+    """Killed while staging (a temp table left), then the next run killed after publishing but before its
+    ledger row (a twin with no spend recorded): each following run removes what the dead one left."""
     wh, data = tmp_path / "wh", tmp_path / "t.parquet"
     adult_sample(1500, seed=2).write_parquet(data)
-    code, states, err = _spark_process(tmp_path, wh, "load", data, kill_at=point)
+    code, states, err = _spark_process(tmp_path, wh, "load", data, kill_at="during_insert")
     assert code == 137 and not states, err
+    code, states, err = _spark_process(tmp_path, wh, "rerun", kill_at="after_rename")
+    assert code == 137, err
+    (leftover,) = states["BEFORE"]["tables"]["default_synthetic"]
+    assert leftover.startswith("__dp_synth_tmp_") and states["BEFORE"]["ledger"] == 0
     code, states, err = _spark_process(tmp_path, wh, "rerun")
     assert code == 0, err
-    left = states["BEFORE"]
-    assert left["ledger"] == 0  # killed before its ledger row: charged nothing
-    # what the kill left: its temp table (killed while staging), or a published twin with no ledger row
-    (leftover,) = left["tables"]["default_synthetic"]
-    assert leftover.startswith("__dp_synth_tmp_") if point == "during_insert" else leftover == "t"
+    # the second run had published `t` and died before its ledger row: charged nothing, twin unrecorded
+    assert states["BEFORE"]["tables"]["default_synthetic"] == ["t"] and states["BEFORE"]["ledger"] == 0
     after = states["STATE"]
     assert after["tables"]["default_synthetic"] == ["t"] and after["ledger"] == 1  # cleaned up, one spend
+    assert after["twin_has_row"]
 
 
 def test_duckdb_path_never_imports_pyspark():

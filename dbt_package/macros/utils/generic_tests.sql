@@ -32,18 +32,11 @@
 {% macro default__learned_columns(model) -%}
   {#- columns the generator learned, from the twin's newest ledger row; all columns if unknown -#}
   {%- set names = [] -%}
-  {%- set exists = false -%}
-  {%- if execute -%}
-    {#- not adapter.get_relation: dbt's relation cache predates the ledger the Python side created -#}
-    {%- set found = run_query("select count(*) from information_schema.tables where lower(table_schema) = lower('"
-                               ~ dp_synth.ledger_schema() | replace("'", "''") ~ "') and table_name = 'dp_synth_ledger'") -%}
-    {%- set exists = found.columns[0].values()[0] > 0 -%}
-  {%- endif -%}
-  {%- if execute and exists -%}
+  {%- if execute and dp_synth.ledger_exists() -%}
     {%- set q -%}
       select columns_learned from {{ dp_synth.ledger_relation() }}
-      where lower(twin_schema) = lower('{{ model.schema | replace("'", "''") }}')
-        and lower(twin_table) = lower('{{ model.identifier | replace("'", "''") }}')
+      where lower(twin_schema) = lower({{ dp_synth.string_literal(model.schema) }})
+        and lower(twin_table) = lower({{ dp_synth.string_literal(model.identifier) }})
       order by created_at desc limit 1
     {%- endset -%}
     {%- set found = run_query(q) -%}
@@ -55,6 +48,35 @@
     {%- for c in dp_synth.columns_of(model) -%}{%- do names.append(c.name) -%}{%- endfor -%}
   {%- endif -%}
   {{ return(names) }}
+{%- endmacro %}
+
+{% macro ledger_exists() -%}
+  {{ return(adapter.dispatch('ledger_exists', 'dp_synth')()) }}
+{%- endmacro %}
+
+{% macro default__ledger_exists() -%}
+  {#- not adapter.get_relation: dbt's relation cache predates the ledger the Python side created -#}
+  {%- set found = run_query("select count(*) from information_schema.tables where lower(table_schema) = lower("
+                             ~ dp_synth.string_literal(dp_synth.ledger_schema()) ~ ") and table_name = 'dp_synth_ledger'") -%}
+  {{ return(found.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
+{% macro spark__ledger_exists() -%}
+  {%- set found = run_query("show tables in " ~ adapter.quote(dp_synth.ledger_schema()) ~ " like 'dp_synth_ledger'") -%}
+  {{ return(found and found.rows | length > 0) }}
+{%- endmacro %}
+
+{% macro string_literal(text) -%}
+  {{ return(adapter.dispatch('string_literal', 'dp_synth')(text)) }}
+{%- endmacro %}
+
+{% macro default__string_literal(text) -%}
+  {{ return("'" ~ (text | string | replace("'", "''")) ~ "'") }}
+{%- endmacro %}
+
+{% macro spark__string_literal(text) -%}
+  {#- Spark SQL string literals escape with backslashes -#}
+  {{ return("'" ~ (text | string | replace("\\", "\\\\") | replace("'", "\\'")) ~ "'") }}
 {%- endmacro %}
 
 
@@ -184,30 +206,10 @@ group by 1 having sum(l.epsilon) > {{ cap }}
 
 {#- Spark (dbt-spark, dbt-databricks): no information_schema in the session catalog; inline tables are
     `values … as v(cols)` without parentheses. -#}
-{% macro spark__learned_columns(model) -%}
-  {%- set names = [] -%}
-  {%- if execute -%}
-    {%- set found = run_query("show tables in " ~ adapter.quote(dp_synth.ledger_schema()) ~ " like 'dp_synth_ledger'") -%}
-    {%- if found and found.rows | length > 0 -%}
-      {%- set q -%}
-        select columns_learned from {{ dp_synth.ledger_relation() }}
-        where lower(twin_schema) = lower('{{ model.schema | replace("'", "\\'") }}')
-          and lower(twin_table) = lower('{{ model.identifier | replace("'", "\\'") }}')
-        order by created_at desc limit 1
-      {%- endset -%}
-      {%- set rows = run_query(q) -%}
-      {%- if rows and rows.rows | length > 0 -%}{%- set names = fromjson(rows.rows[0][0]) -%}{%- endif -%}
-    {%- endif -%}
-  {%- endif -%}
-  {%- if names | length == 0 -%}
-    {%- for c in dp_synth.columns_of(model) -%}{%- do names.append(c.name) -%}{%- endfor -%}
-  {%- endif -%}
-  {{ return(names) }}
-{%- endmacro %}
 
 {% macro spark__test_dp_synth_schema_matches(model, compare_model) %}
 {%- set problems = dp_synth.schema_problems(model, compare_model) -%}
 select * from values (0, '', '', '', '')
-{%- for p in problems %}, ({{ p[0] }}, '{{ p[1] | replace("'", "\\'") }}', '{{ p[2] }}', '{{ p[3] | replace("'", "\\'") }}', '{{ p[4] }}'){% endfor %}
+{%- for p in problems %}, ({{ p[0] }}, {{ dp_synth.string_literal(p[1]) }}, '{{ p[2] }}', {{ dp_synth.string_literal(p[3]) }}, '{{ p[4] }}'){% endfor %}
  as v(position, source_column, source_type, twin_column, twin_type) where position > 0
 {% endmacro %}
