@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
-import pyarrow as pa
 
 from . import __version__
 from .engines import Engine, identity, open_engine
@@ -99,7 +98,7 @@ def synthesize(db: Any, table: str, epsilon: float, delta: float | None = None, 
         recover(folder, str(eng.location), lambda schema, run_id: eng.ledger(schema).has_run(run_id), eng.drop_staging)
         run = _check(eng, table, epsilon, delta, target, rows, spec, seed, budget_cap, delta_cap,
                      ledger_schema or eng.default_schema, config, validation, force_rows)
-        return _synthesize(eng, run, model_dir, min_rows, invoked_by, dict(extra or {}), on_step)
+        return _synthesize(eng, run, folder, min_rows, invoked_by, dict(extra or {}), on_step)
     finally:
         if eng is not db:
             eng.close()
@@ -167,9 +166,9 @@ def read_training_rows(eng: Engine, source: Relation, epsilon: float, seed: int 
     return data, counter.measurements, {"n_noisy": n_noisy, "key": key, "rate": rate if key else None}
 
 
-def _synthesize(eng: Engine, run: _Run, model_dir, min_rows, invoked_by, extra, on_step) -> SynthesisResult:
+def _synthesize(eng: Engine, run: _Run, folder: Path | None, min_rows, invoked_by, extra,
+                on_step) -> SynthesisResult:
     source, twin, ledger = run.source, run.twin, run.ledger
-    folder = Path(model_dir) if model_dir is not None else eng.default_model_dir()
     print_fp = eng.fingerprint(source)
     settings = settings_hash(epsilon=run.epsilon, delta=run.delta, spec=run.spec, rows=run.rows,
                               seed=run.seed, config=run.config.to_json(), twin=str(twin))

@@ -60,6 +60,5 @@ def open_engine(db: Any, engine: str | None = None, **options: Any) -> Engine:
     name = engine or _detect(db)
     cls = engine_class(name)
     if not cls.accepts(db):
-        raise InputError(f"db must be {cls.describe_db}, got a {type(db).__name__}" if hasattr(cls, "describe_db")
-                         else f"engine {name!r} cannot open a {type(db).__name__}")
+        raise InputError(f"db must be {cls.describe_db}, got a {type(db).__name__}")
     return cls.open(db, **options)

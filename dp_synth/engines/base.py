@@ -49,6 +49,7 @@ class Engine(ABC):
 
     name: ClassVar[str]
     default_schema: ClassVar[str] = "main"
+    describe_db: ClassVar[str] = "a connection or session of this engine"   # for errors
 
     def __init__(self, handle: Any, owned: bool):
         self.handle, self.owned = handle, owned

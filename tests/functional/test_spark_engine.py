@@ -21,6 +21,7 @@ pytest.importorskip("pyspark", reason="the Spark engine's tests need pip install
 
 import dp_synth  # noqa: E402
 from dp_synth import InputError  # noqa: E402
+from dp_synth.io.relation import Relation  # noqa: E402
 from helpers import FAST, adult_sample, mixed_table  # noqa: E402
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -33,8 +34,6 @@ def engine(spark_engine):
 
 @pytest.fixture(scope="module")
 def adult(engine):
-    from dp_synth.io.relation import Relation
-
     engine.create_table(Relation("default", "adult"), adult_sample(3000, seed=1).to_arrow(), replace=True)
     return "default.adult"
 
@@ -44,8 +43,6 @@ def _ledger(engine):
 
 
 def test_twin_same_schema_ledger_row_and_reuse(engine, adult):
-    from dp_synth.io.relation import Relation
-
     res = dp_synth.synthesize(engine, adult, 2.0, config=FAST, seed=3)
     assert str(res.twin) == "default_synthetic.adult"
     spark = engine.spark
@@ -60,8 +57,6 @@ def test_twin_same_schema_ledger_row_and_reuse(engine, adult):
 
 
 def test_fingerprint_is_order_independent(engine, adult):
-    from dp_synth.io.relation import Relation
-
     engine.spark.table(adult).orderBy("age", ascending=False).repartition(3).write.mode("overwrite") \
         .saveAsTable("default.adult_shuffled")
     assert engine.fingerprint(Relation("default", "adult")) == engine.fingerprint(Relation("default", "adult_shuffled"))
@@ -82,7 +77,7 @@ def test_sampled_training_is_rederived_by_validate(engine, adult, monkeypatch, t
 
     result = validate(engine, "default_synthetic.adult_sampled", suite="utility", out=tmp_path, target="income")
     assert result.rows["train"] + result.rows["holdout"] == len(engine.read(
-        __import__("dp_synth").io.relation.Relation("default", "adult"), (row["sample_key"], row["sample_rate"])))
+        Relation("default", "adult"), (row["sample_key"], row["sample_rate"])))
     assert engine.validation_rows("default")[-1]["twin"] == "default_synthetic.adult_sampled"
 
 
@@ -109,7 +104,7 @@ def test_types_spark_has(engine):
         spec = {"columns": {c: {"role": "ignore"} for c in ("tags", "attrs", "nested") if c != col}}
         with pytest.raises(InputError, match=f"column '{col}' has Spark type"):
             dp_synth.synthesize(engine, "default.typed", 2.0, spec=spec, config=FAST)
-    assert engine.resolve(__import__("dp_synth").io.relation.Relation("default_synthetic", "typed")) is None
+    assert engine.resolve(Relation("default_synthetic", "typed")) is None
     spec = {"columns": {"id": {"role": "key"}, **{c: {"role": "ignore"} for c in ("tags", "attrs", "nested")}}}
     dp_synth.synthesize(engine, "default.typed", 2.0, spec=spec, config=FAST, seed=1)
     twin = spark.table("default_synthetic.typed")

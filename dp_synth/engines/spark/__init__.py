@@ -93,22 +93,24 @@ class SparkEngine(Engine):
     def struct(self, rel: Relation):
         return self.spark.table(names.qualified(rel)).schema
 
-    def _frame(self, rel: Relation, ignored: list[str] | None = None):
-        """The relation with nested/binary columns the spec ignores replaced by NULL strings."""
+    def _frame(self, rel: Relation):
+        """The relation with the columns dp-synth cannot learn (nested, binary: the spec must ignore
+        them) replaced by NULL strings."""
         from pyspark.sql import functions as F
 
         df = self.spark.table(names.qualified(rel))
-        skip = set(ignored if ignored is not None else self._unlearnable(rel))
+        skip = set(self._unlearnable(df.schema))
         return df.select([F.lit(None).cast("string").alias(c) if c in skip else F.col(names.quote(c))
                           for c in df.columns]) if skip else df
 
-    def _unlearnable(self, rel: Relation) -> list[str]:
+    @staticmethod
+    def _unlearnable(struct) -> list[str]:
         from .types import UNSUPPORTED
 
-        return [f.name for f in self.struct(rel).fields if type(f.dataType).__name__ in UNSUPPORTED]
+        return [f.name for f in struct.fields if type(f.dataType).__name__ in UNSUPPORTED]
 
-    def arrow_schema(self, rel: Relation, ignored: list[str] | None = None) -> pa.Schema:
-        return self._frame(rel, ignored).limit(0).toArrow().schema
+    def arrow_schema(self, rel: Relation) -> pa.Schema:
+        return self._frame(rel).limit(0).toArrow().schema
 
     def column_types(self, rel: Relation) -> dict[str, str]:
         return {f.name: f.dataType.simpleString() for f in self.struct(rel).fields}
@@ -148,7 +150,7 @@ class SparkEngine(Engine):
         if sample is not None and sample[1] < 1.0:
             key, rate = sample
             threshold = int(rate * 2**64) - 2**63
-            df = df.where(self._row_hash(self.spark.table(names.qualified(rel)), key) < threshold)
+            df = df.where(self._row_hash(df, key) < threshold)
         return df.toArrow()
 
     # -- writes

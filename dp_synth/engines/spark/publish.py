@@ -65,7 +65,8 @@ def _block_generator(model_bc, schema_bytes: bytes, n: int, seed: int | None):
 
 
 def _model_bytes(model, path: str | None) -> bytes:
-    """The model file's bytes (safetensors + JSON, never pickle): what every task loads."""
+    """The model file's bytes (safetensors tensors + a JSON document; nothing in it executes): what every
+    task loads with :meth:`SynthModel.from_bytes`."""
     if path:
         return Path(path).read_bytes()
     with tempfile.TemporaryDirectory() as tmp:

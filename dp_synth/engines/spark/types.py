@@ -17,9 +17,7 @@ UNSUPPORTED = {"ArrayType": "an array", "MapType": "a map", "StructType": "a str
 
 def check_source_schema(engine, rel, overrides: Mapping[str, Mapping], table: str) -> dict[str, dict]:
     overrides = {k: dict(v) for k, v in overrides.items()}
-    struct = engine.struct(rel)
-    ignored = []
-    for f in struct.fields:
+    for f in engine.struct(rel).fields:
         kind = type(f.dataType).__name__
         if kind in UNSUPPORTED:
             role = overrides.get(f.name, {}).get("role")
@@ -28,6 +26,5 @@ def check_source_schema(engine, rel, overrides: Mapping[str, Mapping], table: st
                                  f"each value is {UNSUPPORTED[kind]}, which dp-synth cannot learn. Declare "
                                  "{'role': 'ignore'} (NULL in the twin), or flatten it into scalar columns in "
                                  "a table of its own")
-            ignored.append(f.name)
-    check_width(engine.arrow_schema(rel, ignored), overrides, table)
+    check_width(engine.arrow_schema(rel), overrides, table)
     return overrides
