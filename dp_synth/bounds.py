@@ -8,30 +8,24 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
+from .counts import POW2_MIN, Counts, Equal, Pow2
 from .privacy.noise import NoisyCounter
 from .spec import ColumnSpec, Kind, type_range
 
-__all__ = ["dp_bounds", "POW2_MIN", "POW2_MAX"]
+__all__ = ["dp_bounds", "pow2_top", "POW2_MIN", "POW2_MAX"]
 
-POW2_MIN, POW2_MAX = -20, 62  # magnitude range of the bounds histogram (wider for wide types)
+POW2_MAX = 62  # largest magnitude of the bounds histogram (wider for wide types)
 
 
-def _pow2_max(arrow_type) -> int:
+def pow2_top(arrow_type) -> int:
     """Largest power-of-two bucket for a column type: its range (int64: 2⁶³, HUGEINT/DECIMAL(38): 2¹²⁷),
     at most 2¹²⁸ for floats (larger magnitudes are clamped there)."""
     rng = type_range(arrow_type)
     if rng is None or pa.types.is_floating(arrow_type):
         return 128
     return int(min(128, max(POW2_MAX, math.ceil(math.log2(max(abs(rng[0]), abs(rng[1]), 2.0))))))
-
-
-def _pow2_bucket(x: np.ndarray, top: int = POW2_MAX) -> np.ndarray:
-    mag = np.clip(np.floor(np.log2(np.abs(x), where=x != 0, out=np.ones_like(x))), POW2_MIN, top)
-    b = (mag - POW2_MIN + 1).astype(int)
-    return np.where(x == 0, 0, np.sign(x).astype(int) * b)
 
 
 def _bucket_edges(b: int) -> tuple[float, float]:
@@ -41,11 +35,11 @@ def _bucket_edges(b: int) -> tuple[float, float]:
     return (lo, hi) if b > 0 else (-hi, -lo)
 
 
-def _dp_bounds(x: pl.Series, counter: NoisyCounter, rho: float, c: ColumnSpec, arrow_type=None) -> tuple[float, float]:
-    top = _pow2_max(arrow_type) if arrow_type is not None else POW2_MAX
-    k = top - POW2_MIN + 1
-    idx = _pow2_bucket(x.drop_nulls().to_numpy(), top) + k
-    true = np.bincount(idx, minlength=2 * k + 1)
+def _dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, arrow_type=None) -> tuple[float, float]:
+    top = pow2_top(arrow_type) if arrow_type is not None else POW2_MAX
+    binning = Pow2(top)
+    k = binning.half
+    true = counts.histogram(c.name, c.kind, binning)
     rho = rho / 2  # half for the powers of two, half for the refinement
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds (powers of two)")
     first, last = _pooled_support(noisy, sigma)
@@ -61,7 +55,7 @@ def _dp_bounds(x: pl.Series, counter: NoisyCounter, rho: float, c: ColumnSpec, a
     hi = _bucket_edges(last - k)[1]
     # all data in one octave far from 0 (dates, years, timestamps): refine, if there is signal
     if first == last and first != k and noisy[first] > 40 * sigma:
-        lo, hi = _refine_bounds(x, counter, rho, c, lo, hi)
+        lo, hi = _refine_bounds(counts, counter, rho, c, lo, hi)
     if c.kind is not Kind.FLOAT:
         lo, hi = math.floor(lo), math.ceil(hi)
     if lo == hi:
@@ -107,15 +101,15 @@ def _pooled_support(noisy: np.ndarray, sigma: float) -> tuple[int, int]:
     return _support(noisy, sigma, extend=2.0)
 
 
-def _refine_bounds(x: pl.Series, counter: NoisyCounter, rho: float, c: ColumnSpec, lo: float, hi: float,
+def _refine_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, lo: float, hi: float,
                    cells: int = 32) -> tuple[float, float]:
     """Trim power-of-two bounds to the outermost of 32 equal cells with a clear noisy count:
     values far from 0 (dates, timestamps, years) otherwise get bounds decades too wide."""
     if lo < 0 < hi:
         return lo, hi
-    edges = np.linspace(lo, hi, cells + 1)
-    vals = np.clip(x.drop_nulls().to_numpy(), lo, hi)
-    true = np.bincount(np.clip(np.searchsorted(edges, vals, side="right") - 1, 0, cells - 1), minlength=cells)
+    binning = Equal(lo, hi, cells)
+    edges = binning.edges
+    true = counts.histogram(c.name, c.kind, binning)
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds refinement ({cells} cells)")
     a, z = _support(noisy, sigma, extend=3.0)
     return float(edges[a]), float(edges[z + 1])

@@ -17,14 +17,15 @@ import torch
 
 from . import __version__
 from .encoding import Encoder
-from .holdout import AUTO_MIN_ROWS, AUTO_SHARE, HOLDOUT_MAX_ROWS, HoldoutPlan, split
+from .holdout import AUTO_MIN_ROWS, AUTO_SHARE, HOLDOUT_MAX_ROWS, HoldoutPlan
 from .errors import InputError
 from .model import SynthModel
 from .models import build_generator
 from .privacy import Measurement, PrivacyStatement, calibrate_profile_rho, calibrate_sgd_sigma
-from .marginals import measure_tree
+from .marginals import all_pairs, measure_tree
 from .pairs import measure_extra_pairs
 from .profile import NoisyCounter, measure_profile
+from .source import ArrowSource, TrainingSource
 from .spec import Kind, TableSpec, load_spec_overrides
 from .training import TrainingConfig, plan_steps, pretrain, train_dp
 
@@ -187,32 +188,30 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     config = config or TrainingConfig()
     eps = check_epsilon(epsilon, f"table {table_name!r}: ")
     seed = check_seed(seed, f"table {table_name!r}: ")
-    table = to_arrow(data, table_name)
+    source = data if isinstance(data, TrainingSource) else ArrowSource(to_arrow(data, table_name))
     overrides = load_spec_overrides(spec)
-    tspec = TableSpec.from_arrow(table.schema, overrides, table=table_name)
+    tspec = TableSpec.from_arrow(source.schema, overrides, table=table_name)
     if holdout is not None and not 0.0 <= float(holdout) < 0.9:
         raise InputError(f"table {table_name!r}: holdout share must be in [0, 0.9), got {holdout!r}")
     rng = np.random.RandomState(seed) if seed is not None else None  # None: diffprivlib's secure RNG
     # 1. the whole table's size, under DP: every size-dependent decision below uses this, not n
     first = NoisyCounter(rng)
-    n_table = max(float(first.counts(np.array([table.num_rows]), count_rho(eps), "row count (whole table)")[0][0]), 0.0)
-    _check_size(n_table, table.num_rows == 0, table_name, min_rows)
+    n_exact = source.count_all()
+    n_table = max(float(first.counts(np.array([n_exact]), count_rho(eps), "row count (whole table)")[0][0]), 0.0)
+    _check_size(n_table, n_exact == 0, table_name, min_rows)
     dlt = check_delta(delta, n_table, f"table {table_name!r}: ")
     # default holdout: 20 %, at most about HOLDOUT_MAX_ROWS rows (fewer rows withheld, better twins)
     share = holdout if holdout is not None else (
         min(AUTO_SHARE, HOLDOUT_MAX_ROWS / n_table) if n_table >= AUTO_MIN_ROWS else 0.0)
     plan = HoldoutPlan.choose(0, share, None if seed is None else hashlib.sha256(f"holdout{seed}".encode()).hexdigest())
-    train, _ = split(table, plan.share, plan.key)
-    df = pl.from_arrow(train)
-    if isinstance(df, pl.Series):
-        df = df.to_frame()
+    counts = source.counts(plan)  # exact counts of the training rows: in the engine, or in memory
 
     undeclared = any(c.kind is Kind.CATEGORICAL and c.categories is None for c in tspec.learned)
     delta_threshold = 0.1 * dlt if undeclared else 0.0
     rho = calibrate_profile_rho(eps, dlt - delta_threshold, 1.0)
     with warnings.catch_warnings(record=True) as notices:  # PII notices: shown only once the run succeeded
         warnings.simplefilter("always")
-        tspec, profile, measurements = measure_profile(df, tspec, rho * config.profile_share, delta_threshold, rng)
+        tspec, profile, measurements = measure_profile(counts, tspec, rho * config.profile_share, delta_threshold, rng)
     measurements = [*prior_measurements, *first.measurements, *measurements]
     weak = _expected_error(profile, measurements)
     if weak > WEAK_TVD:
@@ -226,23 +225,32 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
                          "nothing is left to learn. Declare a column {'role': 'learn'}")
 
     encoder = Encoder(tspec, profile)
-    codes = encoder.encode(df)
     prior, extra, base = None, None, None
     if config.tree_share > 0 and len(encoder.cardinalities) > 1:
         counter = NoisyCounter(rng)
-        prior = measure_tree(codes, encoder.cardinalities, encoder.marginals(), profile.n_noisy,
+        tables = counts.pair_tables(encoder, all_pairs(len(encoder.cardinalities)))  # one engine scan
+        prior = measure_tree(tables, encoder.cardinalities, encoder.marginals(), profile.n_noisy,
                              rho * config.tree_select_share, rho * config.tree_share, counter,
                              secure_rng(seed))
         if config.extra_pairs > 0:
             # a larger tree sample, so that resampling by weight repeats few rows
             base = prior.sample(4 * config.pretrain_rows, secure_rng(None if seed is None else seed + 1))
             edges = {(c, prior.parent[c]) for c in range(len(prior.parent)) if prior.parent[c] >= 0}
-            _, extra = measure_extra_pairs(codes, encoder.cardinalities, base, edges, profile.n_noisy,
+            _, extra = measure_extra_pairs(tables, encoder.cardinalities, base, edges, profile.n_noisy,
                                            config.extra_pairs, rho * config.extra_select_share,
                                            rho * config.extra_share, counter, secure_rng(seed),
                                            marginals=encoder.marginals())
         measurements += counter.measurements
-    q, steps = plan_steps(profile.n_noisy, config)
+        del tables
+    # 2. the rows DP-SGD reads: every training row, or a keyed sample of about TRAIN_SAMPLE_ROWS
+    sampled = source.training_rows(plan, profile.n_noisy,
+                                   None if seed is None else hashlib.sha256(f"sample{seed}".encode()).hexdigest())
+    df = pl.from_arrow(sampled.rows)
+    df = df.to_frame() if isinstance(df, pl.Series) else df
+    codes = encoder.encode(df)
+    del df
+    n_sgd = profile.n_noisy * sampled.rate  # expected size of the rows DP-SGD reads (public: DP count × rate)
+    q, steps = plan_steps(n_sgd, config)
     sigma = calibrate_sgd_sigma(measurements, q, steps, eps, dlt)
     sgd = Measurement("training", "dp_sgd", f"{config.generator} generator ({steps} steps)", sigma, q, steps)
     if seed is not None:
@@ -264,7 +272,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
             on_step(step, steps, PrivacyStatement.of([*measurements, partial], dlt).epsilon)
 
     result = train_dp(generator, codes, sample_rate=q, steps=steps, noise_multiplier=sigma,
-                      expected_batch_size=q * profile.n_noisy, config=config, seed=seed, on_step=progress)
+                      expected_batch_size=q * n_sgd, config=config, seed=seed, on_step=progress)
     statement = PrivacyStatement.of([*measurements, sgd], dlt)
     if statement.epsilon > eps * (1 + 1e-9):  # never report a guarantee we did not meet
         raise AssertionError(f"internal error: composed ε {statement.epsilon} exceeds target {eps}")
@@ -272,7 +280,8 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         "generator": config.generator, "training": config.to_json(),
         "steps": result.steps, "sample_rate": q, "noise_multiplier": sigma,
         "accountant_history": [list(h) for h in result.accountant_history],
-        "source": table_name, "holdout": plan.to_json(),
+        "source": table_name, "holdout": {**plan.to_json(), "rule": source.holdout_rule, "by": source.holdout_by},
+        "train_sample_rate": sampled.rate,
         "learned_columns": [c.name for c in tspec.learned],
         "roles": {c.name: c.role.value for c in tspec.columns},
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -281,6 +290,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     model = SynthModel(spec=tspec, profile=profile, generator=generator, privacy=statement,
                        metadata=metadata, seed=seed)
     model.holdout_key = plan.key  # governance record: goes to the ledger, never into the model file
+    model.sample_key = sampled.key  # likewise (None: DP-SGD read every training row)
     model.notices = [str(w.message) for w in notices]
     if not defer_notices:
         for text in model.notices:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
 from .privacy import Measurement
 from .profile import NoisyCounter
 
-__all__ = ["TreePrior", "measure_tree"]
+__all__ = ["TreePrior", "measure_tree", "all_pairs"]
 
 
 @dataclass(frozen=True)
@@ -46,28 +47,30 @@ class TreePrior:
         return out
 
 
-def _pair_counts(codes: np.ndarray, i: int, j: int, ki: int, kj: int) -> np.ndarray:
-    return np.bincount(codes[:, i] * kj + codes[:, j], minlength=ki * kj).reshape(ki, kj)
-
-
 def _exponential(scores: np.ndarray, epsilon: float, rng: np.random.Generator | None) -> int:
     """Exponential mechanism via Gumbel-max, utility sensitivity 1."""
     g = (rng or np.random.default_rng(secrets.randbits(128))).gumbel(size=scores.shape)
     return int(np.argmax(epsilon * scores / 2.0 + g))
 
 
-def measure_tree(codes: np.ndarray, cards: list[int], marginals: list[np.ndarray], n_noisy: float,
-                 rho_select: float, rho_measure: float, counter: NoisyCounter,
+def all_pairs(d: int) -> list[tuple[int, int]]:
+    return [(i, j) for i in range(d) for j in range(i + 1, d)]
+
+
+def measure_tree(tables: Mapping[tuple[int, int], np.ndarray], cards: list[int], marginals: list[np.ndarray],
+                 n_noisy: float, rho_select: float, rho_measure: float, counter: NoisyCounter,
                  rng: np.random.Generator | None) -> TreePrior:
+    """``tables``: the exact code tables of every pair (i < j), e.g. from
+    :meth:`dp_synth.counts.Counts.pair_tables`; only noisy releases of them leave this function."""
     d = len(cards)
     if d < 2:
         return TreePrior((0,), (-1,), tuple(marginals[0].tolist()), (None,))
     rounds = d - 1
     # exponential mechanism with ε is ε²/8-zCDP (bounded range; Cesar & Rogers 2021)
     eps_round = math.sqrt(8 * rho_select / rounds)
-    pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
-    score = np.array([np.abs(_pair_counts(codes, i, j, cards[i], cards[j])
-                             - n_noisy * np.outer(marginals[i], marginals[j])).sum() for i, j in pairs])
+    pairs = all_pairs(d)
+    score = np.array([np.abs(tables[(i, j)] - n_noisy * np.outer(marginals[i], marginals[j])).sum()
+                      for i, j in pairs])
     comp = list(range(d))
 
     def find(x):
@@ -87,12 +90,12 @@ def measure_tree(codes: np.ndarray, cards: list[int], marginals: list[np.ndarray
     counter.measurements.append(Measurement("profile", "exponential", f"tree selection ({rounds} edges)",
                                             eps_round, steps=rounds))
     rho_edge = rho_measure / rounds
-    tables = {}
+    released = {}
     for i, j in edges:
-        true = _pair_counts(codes, i, j, cards[i], cards[j])
+        true = tables[(i, j)]
         noisy, sigma = counter.counts(true.ravel(), rho_edge, f"2-way marginal of columns {i}×{j}")
-        tables[(i, j)] = np.clip(noisy.reshape(true.shape), 0, None)
-    return _to_network(edges, tables, marginals, d)
+        released[(i, j)] = np.clip(noisy.reshape(true.shape), 0, None)
+    return _to_network(edges, released, marginals, d)
 
 
 def _to_network(edges, tables, marginals, d) -> TreePrior:

@@ -39,6 +39,7 @@ class SynthModel:
     metadata: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None       # in memory only: never written to the model file
     holdout_key: str | None = field(default=None, repr=False, compare=False)  # ledger only
+    sample_key: str | None = field(default=None, repr=False, compare=False)   # ledger only
     notices: list = field(default_factory=list, repr=False, compare=False)     # shown on success only
 
     @property

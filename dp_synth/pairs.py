@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .marginals import _exponential, _pair_counts
+from .marginals import _exponential
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter
 
@@ -47,7 +47,7 @@ def reweight(sample: np.ndarray, tables: dict[tuple[int, int], np.ndarray], card
     return w
 
 
-def measure_extra_pairs(codes: np.ndarray, cards: list[int], sample: np.ndarray, tree_edges: set,
+def measure_extra_pairs(tables: dict, cards: list[int], sample: np.ndarray, tree_edges: set,
                         n_noisy: float, k: int, rho_select: float, rho_measure: float,
                         counter: NoisyCounter, rng: np.random.Generator | None,
                         max_cells: int = 4096, marginals: list[np.ndarray] | None = None) -> tuple[dict, np.ndarray]:
@@ -60,7 +60,7 @@ def measure_extra_pairs(codes: np.ndarray, cards: list[int], sample: np.ndarray,
         return {}, np.full(len(sample), 1.0 / len(sample))
     eps_round = math.sqrt(8 * rho_select / k)  # exponential mechanism with ε is ε²/8-zCDP
     rho_pair = rho_measure / k
-    true = {p: _pair_counts(codes, p[0], p[1], cards[p[0]], cards[p[1]]) for p in pairs}
+    true = {p: tables[p] for p in pairs}
     tables: dict = {}
     w = np.full(len(sample), 1.0 / len(sample))
     for _ in range(k):

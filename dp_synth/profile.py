@@ -28,13 +28,15 @@ import numpy as np
 import polars as pl
 
 from .errors import InputError
-from .bounds import dp_bounds
+from .bounds import dp_bounds, pow2_top
+from .counts import (Counts, Distinct, Fine, Hist, NonFinite, Pow2, Rows, Values, as_counts, category_values,
+                     cell_index, numeric_values)
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter, discrete_gaussian_tail, discrete_gaussian_threshold
 from .spec import ColumnSpec, Kind, Role, TableSpec, warn_pii
 
 __all__ = ["NumericProfile", "CategoricalProfile", "TableProfile", "measure_profile", "NoisyCounter",
-           "numeric_values", "OTHER", "discrete_gaussian_tail", "discrete_gaussian_threshold"]
+           "numeric_values", "category_values", "cell_index", "OTHER", "discrete_gaussian_tail", "discrete_gaussian_threshold"]
 
 OTHER = "__other__"          # code label for released-too-rare categories
 MAX_CELLS = 256              # fine cells per numeric column
@@ -126,34 +128,22 @@ def _normalise(xs) -> np.ndarray:
     return a / a.sum() if a.sum() > 0 else np.full(len(a), 1.0 / max(len(a), 1))
 
 
-def numeric_values(series: pl.Series, kind: Kind) -> pl.Series:
-    """A numeric column as Float64: dates in days, timestamps in microseconds since 1970."""
-    if kind is Kind.DATE:
-        return series.cast(pl.Date).cast(pl.Int32).cast(pl.Float64)
-    if kind is Kind.TIMESTAMP:
-        return series.dt.epoch("us").cast(pl.Float64)
-    return series.cast(pl.Float64)
-
-
-def category_values(series: pl.Series) -> pl.Series:
-    if series.dtype == pl.Boolean:
-        return series.cast(pl.Utf8).str.to_lowercase()
-    return series.cast(pl.Utf8)
-
-
 # --------------------------------------------------------------------------- measuring
 
-def measure_profile(df: pl.DataFrame, spec: TableSpec, rho: float, delta_threshold: float,
+def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, delta_threshold: float,
                     rng: np.random.RandomState | None) -> tuple[TableSpec, TableProfile, list[Measurement]]:
-    """Measure the profile with zCDP budget ``rho``; returns the (maybe PII-updated) spec."""
+    """Measure the profile with zCDP budget ``rho``; returns the (maybe PII-updated) spec.
+    ``data``: the rows' :class:`~dp_synth.counts.Counts` (a DataFrame is counted in memory)."""
+    counts = as_counts(data)
     counter = NoisyCounter(rng)
     undeclared = [c for c in spec.learned if c.kind is Kind.CATEGORICAL and not c.role_declared
                   and c.categories is None]
     rho_first = 0.05 * rho / (1 + len(undeclared))
-    n_noisy, _ = counter.counts(np.array([df.height]), rho_first, "row count")
+    counts.prefetch([Rows(), *(Distinct(c.name) for c in undeclared)])  # one scan in an engine
+    n_noisy, _ = counter.counts(np.array([counts.rows()]), rho_first, "row count")
     n_noisy = max(float(n_noisy[0]), 1.0)
     for c in undeclared:
-        distinct, _ = counter.counts(np.array([df[c.name].n_unique() - int(df[c.name].null_count() > 0)]),
+        distinct, _ = counter.counts(np.array([counts.distinct(c.name)]),
                                      rho_first, f"{c.name}: distinct values")
         if distinct[0] > PII_DISTINCT_SHARE * n_noisy:
             warn_pii(spec.table, c.name, min(distinct[0] / n_noisy, 1.0))
@@ -166,27 +156,31 @@ def measure_profile(df: pl.DataFrame, spec: TableSpec, rho: float, delta_thresho
     categorical = [c for c in learned if not c.kind.is_numeric]
     per_column_delta = delta_threshold / max(1, sum(c.categories is None for c in categorical))
 
+    numeric = [c for c in learned if c.kind.is_numeric]
+    # the questions known in advance are asked together: three scans of the table in an engine
+    counts.prefetch([*(NonFinite(c.name, c.kind) for c in numeric),
+                     *(Hist(c.name, c.kind, Pow2(pow2_top(spec.schema.field(c.name).type))) for c in need_bounds)])
+    bounds = {}
+    for c in numeric:
+        _check_finite(counts, spec.table, c)
+        bounds[c.name] = c.bounds or dp_bounds(counts, counter, unit * weights[("bounds", c.name)], c,
+                                               spec.schema.field(c.name).type)
+    nullable = {c.name: spec.schema.field(c.name).nullable for c in learned}
+    binnings = {c.name: _fine_binning(c, bounds[c.name], unit, n_noisy) for c in numeric}
+    counts.prefetch([Hist(c.name, c.kind, binnings[c.name], nullable[c.name]) if c.kind.is_numeric
+                     else Values(c.name) for c in learned])
     profiles = []
     for c in learned:
-        values = df[c.name]
-        nullable = spec.schema.field(c.name).nullable
         if c.kind.is_numeric:
-            x = numeric_values(values, c.kind)
-            _check_finite(x, spec.table, c.name)
-            bounds = c.bounds or dp_bounds(x, counter, unit * weights[("bounds", c.name)], c,
-                                            spec.schema.field(c.name).type)
-            profiles.append(_numeric(x, c, bounds, counter, unit, nullable, n_noisy))
+            profiles.append(_numeric(counts, c, binnings[c.name], counter, unit, nullable[c.name]))
         else:
-            profiles.append(_categorical(category_values(values), c, counter, unit, nullable,
-                                         n_noisy, per_column_delta))
+            profiles.append(_categorical(counts, c, counter, unit, nullable[c.name], n_noisy, per_column_delta))
     return spec, TableProfile(n_noisy=n_noisy, columns=tuple(profiles)), counter.measurements
 
 
-def _check_finite(x: pl.Series, table: str, column: str) -> None:
-    bad = x.drop_nulls()
-    bad = bad.filter(~bad.is_finite())
-    if bad.len():
-        raise InputError(f"table {table!r}, column {column!r} holds NaN or infinite values. "
+def _check_finite(counts: Counts, table: str, c: ColumnSpec) -> None:
+    if counts.nonfinite(c.name, c.kind):
+        raise InputError(f"table {table!r}, column {c.name!r} holds NaN or infinite values. "
                          "Replace them with NULL or finite values (e.g. in a view) before synthesizing.")
 
 
@@ -207,23 +201,7 @@ def _cells(lo: float, hi: float, integral: bool, max_cells: int = MAX_CELLS) -> 
     return lows, highs
 
 
-def cell_index(x: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarray:
-    """Fine cell of each (already clamped) value: exact point cells win, else the interval."""
-    is_point = lows == highs
-    intervals, points = np.flatnonzero(~is_point), np.flatnonzero(is_point)
-    idx = np.zeros(len(x), dtype=np.int64)
-    if intervals.size:
-        j = np.searchsorted(lows[intervals], x, side="right") - 1
-        idx = intervals[np.clip(j, 0, intervals.size - 1)]
-    if points.size:
-        h = np.clip(np.searchsorted(lows[points], x), 0, points.size - 1)
-        exact = lows[points][h] == x
-        idx = np.where(exact | (intervals.size == 0), points[h], idx)
-    return idx
-
-
-def _numeric(x: pl.Series, c: ColumnSpec, bounds, counter: NoisyCounter, unit: float,
-             nullable: bool, n_noisy: float) -> NumericProfile:
+def _fine_binning(c: ColumnSpec, bounds, unit: float, n_noisy: float) -> Fine:
     lo, hi = bounds
     integral = c.kind is not Kind.FLOAT
     # as many cells as the noise allows: about n̂/(4σ) rows per cell on average (both public)
@@ -232,9 +210,13 @@ def _numeric(x: pl.Series, c: ColumnSpec, bounds, counter: NoisyCounter, unit: f
     if integral and hi - lo + 1 <= SMALL_INTEGER_RANGE:  # one cell per value: spikes (40 hours) survive
         budget_cells = max(budget_cells, int(hi - lo + 1))
     lows, highs = _cells(lo, hi, integral, budget_cells)
-    vals = np.clip(x.drop_nulls().to_numpy(), lo, hi)
-    true = np.bincount(cell_index(vals, lows, highs), minlength=len(lows))
-    true = np.concatenate([[x.null_count()], true]) if nullable else true
+    return Fine(float(lo), float(hi), tuple(lows.tolist()), tuple(highs.tolist()))
+
+
+def _numeric(counts: Counts, c: ColumnSpec, binning: Fine, counter: NoisyCounter, unit: float,
+             nullable: bool) -> NumericProfile:
+    lo, hi, lows, highs = binning.lo, binning.hi, np.asarray(binning.lows), np.asarray(binning.highs)
+    true = counts.histogram(c.name, c.kind, binning, nulls=nullable)
     noisy, sigma = counter.counts(true, unit, f"{c.name}: histogram ({len(lows)} cells + NULL)")
     noisy = np.where(noisy > 1.5 * sigma, noisy, 0.0)  # drop cells indistinguishable from noise
     null_mass, mass = (noisy[0], noisy[1:]) if nullable else (0.0, noisy)
@@ -262,14 +244,13 @@ def _quantile_bins(mass: np.ndarray, k: int = 16) -> list[int]:
     return out
 
 
-def _categorical(x: pl.Series, c: ColumnSpec, counter: NoisyCounter, unit: float, nullable: bool,
+def _categorical(counts: Counts, c: ColumnSpec, counter: NoisyCounter, unit: float, nullable: bool,
                  n_noisy: float, delta_col: float) -> CategoricalProfile:
-    vc = x.drop_nulls().value_counts()
-    observed = dict(zip(vc[:, 0].to_list(), vc[:, 1].to_list()))
+    observed, nulls = counts.value_counts(c.name)
     if c.categories is not None:  # public domain: every category, no threshold
         cats = list(c.categories)
         other = sum(v for k, v in observed.items() if k not in set(cats))
-        true = np.array([x.null_count()] + [observed.get(k, 0) for k in cats] + [other])
+        true = np.array([nulls] + [observed.get(k, 0) for k in cats] + [other])
         noisy, sigma = counter.counts(true, unit, f"{c.name}: histogram ({len(cats)} public categories)")
         noisy = np.clip(noisy, 0, None)
         null_mass = noisy[0] if nullable and noisy[0] > 1.5 * sigma else 0.0  # ≈ 0 measured ⇒ no NULLs
@@ -282,7 +263,7 @@ def _categorical(x: pl.Series, c: ColumnSpec, counter: NoisyCounter, unit: float
         # declaration — refused above when they are most rows — are encoded as the first category)
         return CategoricalProfile(c.name, c.kind, tuple(cats), tuple(cats_mass), float(null_mass))
     keys = sorted(observed)
-    true = np.array([x.null_count()] + [observed[k] for k in keys])
+    true = np.array([nulls] + [observed[k] for k in keys])
     sigma = 1.0 / math.sqrt(2 * unit)
     tau = 1.0 + discrete_gaussian_threshold(sigma, delta_col) - 0.5  # count 1 + noise clears τ w.p. ≤ δ_col
     noisy, _ = counter.counts(true, unit, f"{c.name}: histogram (categories with noisy count > {tau:.0f})",

@@ -23,24 +23,23 @@ import numpy as np
 
 from . import __version__
 from .engines import Engine, identity, open_engine
+from .engines.aggregates import EngineSource
 from .errors import InputError
 from .faults import kill_point
-from .fit import check_epsilon, check_seed, check_validation_settings, count_rho, default_delta, fit
-from .holdout import new_key
+from .fit import check_epsilon, check_seed, check_validation_settings, fit
 from .io.ledger import Ledger, check_cap_value, settings_hash
 from .io.model_files import RunLock, recover
 from .io.relation import Relation
 from .model import SynthModel
-from .privacy.noise import NoisyCounter
+from .source import TRAIN_SAMPLE_ROWS
 from .spec import load_spec_overrides
 from .training import TrainingConfig
 
-__all__ = ["SynthesisResult", "synthesize", "model_file", "read_training_rows", "MAX_TWIN_ROWS",
+__all__ = ["SynthesisResult", "synthesize", "model_file", "MAX_TWIN_ROWS",
            "TRAIN_SAMPLE_ROWS"]
 
 MAX_TWIN_ROWS = 10**9        # absolute limit on --rows
 ROWS_PER_SOURCE_ROW = 100    # --rows may be at most this many times the source's size unless forced
-TRAIN_SAMPLE_ROWS = 250_000  # a twin learns from at most about this many rows (by the DP count): cost flat in n
 
 
 @dataclass
@@ -149,23 +148,6 @@ def _check(eng: Engine, table, epsilon, delta, target, rows, spec, seed, budget_
     return _Run(source, twin, eps, delta, rows, seed, overrides, cap, dcap, config, ledger, declared)
 
 
-def read_training_rows(eng: Engine, source: Relation, epsilon: float, seed: int | None):
-    """The rows a twin learns from: the whole table, or — when the DP row count exceeds
-    TRAIN_SAMPLE_ROWS — a keyed-hash sample of about that many rows, drawn by the engine.
-
-    Returns (Arrow table, [the whole-table count's Measurement], {n_noisy, key, rate}). Training on a
-    subset chosen row by row by a function of the row keeps the guarantee w.r.t. the whole table
-    (a neighbour adds or removes at most one sampled row); no amplification is claimed.
-    """
-    counter = NoisyCounter(np.random.RandomState(seed) if seed is not None else None)
-    n = eng.count(source)
-    n_noisy = max(float(counter.counts(np.array([n]), count_rho(epsilon), "row count (sampling rate)")[0][0]), 0.0)
-    rate = min(1.0, TRAIN_SAMPLE_ROWS / max(n_noisy, 1.0))
-    key = new_key() if rate < 1.0 else None
-    data = eng.read(source, (key, rate) if key else None)
-    return data, counter.measurements, {"n_noisy": n_noisy, "key": key, "rate": rate if key else None}
-
-
 def _synthesize(eng: Engine, run: _Run, folder: Path | None, min_rows, invoked_by, extra,
                 on_step) -> SynthesisResult:
     source, twin, ledger = run.source, run.twin, run.ledger
@@ -189,7 +171,7 @@ def _synthesize(eng: Engine, run: _Run, folder: Path | None, min_rows, invoked_b
 
     kill_point("before_measure")
     clock = {"start": time.perf_counter()}
-    data, prior, sample = read_training_rows(eng, source, run.epsilon, run.seed)
+    data = EngineSource(eng, source)  # measured by engine queries; DP-SGD reads a bounded keyed sample
     clock["read"] = time.perf_counter()
 
     def step(i: int, steps: int, eps: float) -> None:
@@ -199,9 +181,8 @@ def _synthesize(eng: Engine, run: _Run, folder: Path | None, min_rows, invoked_b
             on_step(i, steps, eps)
 
     kwargs = {"min_rows": min_rows} if min_rows is not None else {}
-    delta = run.delta if run.delta is not None else default_delta(int(max(sample["n_noisy"], 10)))
-    model = fit(data, run.epsilon, delta, run.spec, run.seed, config=run.config, table_name=str(source),
-                on_step=step, defer_notices=True, prior_measurements=prior, **kwargs)
+    model = fit(data, run.epsilon, run.delta, run.spec, run.seed, config=run.config, table_name=str(source),
+                on_step=step, defer_notices=True, **kwargs)
     del data
     clock["fit"] = time.perf_counter()
     model.metadata["validation"] = run.validation
@@ -218,7 +199,8 @@ def _synthesize(eng: Engine, run: _Run, folder: Path | None, min_rows, invoked_b
         "settings_hash": settings, "package_version": __version__,
         "model_path": str(model_path) if model_path else None, "invoked_by": invoked_by,
         "holdout_key": model.holdout_key, "notes": list(model.notices),
-        "sample_key": sample["key"], "sample_rate": sample["rate"], **extra}
+        "sample_key": model.sample_key, "sample_rate": model.metadata["train_sample_rate"] if model.sample_key else None,
+        **extra}
     lock = RunLock(model_path, str(eng.location), ledger.schema, run_id, str(twin)) \
         if model_path is not None else nullcontext()
     with lock:
@@ -227,8 +209,6 @@ def _synthesize(eng: Engine, run: _Run, folder: Path | None, min_rows, invoked_b
                 model.save(model_path)
                 kill_point("after_model_save")
             ledger.ensure()
-            if run.rows is None and sample["key"]:  # learned from a sample: the twin still has the table's (DP) size
-                run = dataclasses.replace(run, rows=max(1, int(round(sample["n_noisy"]))))
             n = eng.write_twin(run, model, row)
             kill_point("after_commit")
         except BaseException:

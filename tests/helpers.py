@@ -57,3 +57,62 @@ def duckdb_with(path, **tables) -> Path:
             con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM __t')
             con.unregister("__t")
     return Path(path)
+
+
+def awkward_numbers_table(n: int = 600, seed: int = 0) -> pa.Table:
+    """Values on cell edges: zeros, exact powers of two, negatives, tiny and huge magnitudes, NULLs,
+    dates, timestamps, booleans and strings that need escaping (quotes, backslashes, unicode)."""
+    rng = np.random.default_rng(seed)
+    pow2 = [2.0 ** k * s for k in range(-25, 70, 3) for s in (1, -1)]
+    floats = rng.choice(pow2 + [0.0, 0.1, 0.5, 1.5, 3.0, 1e-300, 1e300, None], n).tolist()
+    ints = rng.choice([0, 1, 2, 3, 7, 8, 16, -1, -8, 100, 2**40, None], n).tolist()
+    words = ["a", "b'c", "d\\e", "ø ü", "x\"y", "", None, "true", "__other__"]
+    return pa.table({
+        "f": pa.array(floats, pa.float64()),
+        "i": pa.array(ints, pa.int64()),
+        "small": pa.array(rng.integers(-3, 5, n), pa.int32()),
+        "d": pa.array([None if rng.random() < 0.1 else dt.date(1990, 1, 1) + dt.timedelta(days=int(x))
+                       for x in rng.integers(0, 20000, n)]),
+        "ts": pa.array([dt.datetime(2024, 1, 1) + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 10**8, n)],
+                       pa.timestamp("us")),
+        "b": pa.array([None if rng.random() < 0.1 else bool(rng.random() < 0.3) for _ in range(n)]),
+        "s": pa.array(rng.choice(words, n).tolist(), pa.string()),
+    })
+
+
+def assert_engine_counts_match_memory(engine, rel, where=()):
+    """Every count the DP measurements ask for is the same from the engine's queries as from the rows
+    in memory (the in-memory path is the reference semantics)."""
+    from dp_synth.counts import Equal, Fine, FrameCounts, Hist, NonFinite, Pow2, Values
+    from dp_synth.encoding import Encoder
+    from dp_synth.marginals import all_pairs
+    from dp_synth.profile import measure_profile
+    from dp_synth.spec import Kind, TableSpec
+
+    table = engine.read(rel, where)
+    frame = FrameCounts(pl.from_arrow(table))
+    eng = engine.counts(rel, where)
+    assert eng.rows() == frame.rows() == table.num_rows
+    kinds = {"f": Kind.FLOAT, "i": Kind.INTEGER, "small": Kind.INTEGER, "d": Kind.DATE, "ts": Kind.TIMESTAMP}
+    binnings = [Pow2(62), Pow2(128), Equal(-3.0, 2.0**41, 32), Equal(0.5, 1.5, 7),
+                Fine(-8.0, 64.0, (-8.0, 0.0, 0.0, 0.1, 3.0), (0.0, 0.0, 0.1, 3.0, 64.0)),
+                Fine(-3.0, 4.0, tuple(float(v) for v in range(-3, 5)), tuple(float(v) for v in range(-3, 5)))]
+    requests = [Hist(c, k, b, nulls) for c, k in kinds.items() for b in binnings for nulls in (False, True)]
+    requests += [Values("s"), Values("b"), NonFinite("f", Kind.FLOAT)]
+    eng.prefetch(requests)  # one scan for all of them
+    for r in requests:
+        got, want = eng.get(r), frame.get(r)
+        if isinstance(got, tuple):
+            assert got == want, r
+        else:
+            assert np.array_equal(got, want), (r, got, want)
+    assert eng.distinct("s") == frame.distinct("s") and eng.distinct("b") == frame.distinct("b")
+    # the tree's 2-way code tables, under a profile measured from the same rows
+    spec = TableSpec.from_arrow(table.schema, {"s": {"role": "learn"}}, table="awkward")
+    _, profile, _ = measure_profile(frame.df, spec, 5.0, 1e-6, np.random.RandomState(0))
+    encoder = Encoder(spec, profile)
+    pairs = all_pairs(len(encoder.cardinalities))
+    mine, ref = eng.pair_tables(encoder, pairs), frame.pair_tables(encoder, pairs)
+    assert set(mine) == set(ref) == set(pairs)
+    for p in pairs:
+        assert np.array_equal(mine[p], ref[p]), p

@@ -19,15 +19,16 @@ What an engine must guarantee:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import pyarrow as pa
 
 from ..io.relation import Relation
 
-__all__ = ["Engine", "Resolved", "identity", "VALIDATIONS_TABLE", "VALIDATION_COLUMNS"]
+__all__ = ["Engine", "Resolved", "Keyed", "identity", "VALIDATIONS_TABLE", "VALIDATION_COLUMNS"]
 
 VALIDATIONS_TABLE = "dp_synth_validations"   # one row per suite run by ``dp-synth validate``
 VALIDATION_COLUMNS = ("validated_at", "twin", "source", "suite", "success", "summary", "data_docs")
@@ -37,6 +38,17 @@ VALIDATION_COLUMNS = ("validated_at", "twin", "source", "suite", "success", "sum
 class Resolved:
     relation: Relation   # the names as stored in the catalog
     kind: str            # 'BASE TABLE' | 'VIEW'
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """Rows whose keyed 64-bit hash (of the row's values and ``key`` only) falls below ``rate``·2⁶⁴
+    (``inside``), or those that do not: a training sample, a holdout, or the rows not held out. The
+    same rows in any scan order; one added row moves no other row in or out."""
+
+    key: str
+    rate: float
+    inside: bool = True
 
 
 def identity(rel: Relation) -> tuple[str, str]:
@@ -132,9 +144,26 @@ class Engine(ABC):
         """Order-independent content hash: column names and types, count, aggregates of row hashes."""
 
     @abstractmethod
-    def read(self, rel: Relation, sample: tuple[str, float] | None = None) -> pa.Table:
-        """All rows, or those whose keyed hash falls under ``rate`` for ``sample = (key, rate)``:
-        a function of the row and the key only, the same rows in any scan order."""
+    def read(self, rel: Relation, where: Sequence[Keyed] = ()) -> pa.Table:
+        """All rows, or those every :class:`Keyed` filter in ``where`` keeps."""
+
+    # -- aggregate queries (the DP measurements, :mod:`dp_synth.engines.aggregates`) -----------
+    dialect: ClassVar[Any]          # an aggregates.Dialect
+    keyed_rule: ClassVar[str] = ""  # how :class:`Keyed` hashes a row, for the model file's record
+
+    @abstractmethod
+    def scope(self, rel: Relation, where: Sequence[Keyed] = ()) -> AbstractContextManager[tuple[str, list]]:
+        """A context giving (a ``SELECT`` of the rows ``where`` keeps, its parameters)."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run one aggregate query (``?`` parameters); its rows."""
+
+    def counts(self, rel: Relation, where: Sequence[Keyed] = ()):
+        """:class:`~dp_synth.counts.Counts` over the rows ``where`` keeps, computed by this engine."""
+        from .aggregates import EngineCounts
+
+        return EngineCounts(self, rel, where)
 
     # -- writes ---------------------------------------------------------------------------------
     @abstractmethod

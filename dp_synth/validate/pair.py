@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from ..artifact import read_artifact
 from ..engines import Engine
+from ..engines.base import Keyed
 from ..errors import ArtifactError, InputError
 from ..holdout import split
 from ..io.relation import Relation
@@ -112,6 +113,22 @@ def _holdout(table: pa.Table, ledger_row: dict | None, document: dict | None, wh
     return train, hold, f"re-derived with the run's key from the ledger (share {plan['share']})"
 
 
+def _engine_holdout(eng: Engine, rel: Relation, sample: tuple, row: dict, document: dict, plan: dict,
+                    source_fingerprint: str) -> tuple[pa.Table, pa.Table | None, str]:
+    """The rows DP-SGD read and every held-out row, by the engine's keyed filters (what the run used)."""
+    if source_fingerprint != row.get("source_fingerprint"):
+        return eng.read(rel, sample), None, "the source changed since the twin was trained; its holdout cannot be re-derived"
+    trained = {k: v for k, v in ((document.get("metadata") or {}).get("versions") or {}).items() if k in ("duckdb", "spark")}
+    now = eng.versions()
+    if any(now.get(k) not in (None, v) for k, v in trained.items()):
+        return eng.read(rel, sample), None, (f"the twin was trained with {trained} and this is {now}: the engine's "
+                                             "row hash may differ, so the holdout is not re-derived")
+    share, key = float(plan["share"]), row["holdout_key"]
+    train = eng.read(rel, (*sample, Keyed(key, share, inside=False)))
+    hold = eng.read(rel, (Keyed(key, share),))
+    return train, hold, f"re-derived in the engine with the run's key from the ledger (share {share:g})"
+
+
 def ledger_twins(eng: Engine, ledger_schema: str | None = None) -> list[str]:
     """Every twin the ledger knows, in the order first built."""
     return list(dict.fromkeys(r["twin"] for r in eng.ledger(ledger_schema).rows()))
@@ -139,14 +156,20 @@ def load_pair(eng: Engine, twin: str, source: str | None = None,
     _check_schemas(eng, twin_rel, source_rel)
     synthetic = pl.from_arrow(eng.read(twin_rel))
     latest = twin_rows[-1] if twin_rows and twin_rows[-1]["source"] == str(source_rel) else None
-    sample = (latest["sample_key"], latest["sample_rate"]) if latest is not None and latest.get("sample_key") else None
-    real = eng.read(source_rel, sample)  # a twin that learned from a keyed sample: the same rows
+    sample = (Keyed(latest["sample_key"], float(latest["sample_rate"])),) \
+        if latest is not None and latest.get("sample_key") else ()
     if synthetic.height == 0:
         raise InputError(f"twin {str(twin_rel)!r} is empty: there is nothing to validate. Rebuild it")
-    if real.num_rows == 0:
-        raise InputError(f"source {str(source_rel)!r} is empty: there is nothing to compare the twin with")
     document, why_not = _model_document(latest)
-    train, hold, note = _holdout(real, latest, document, why_not, eng.fingerprint(source_rel))
+    plan = (document or {}).get("metadata", {}).get("holdout") or {}
+    if plan.get("by") == "engine" and plan.get("share") and latest and latest.get("holdout_key"):
+        train, hold, note = _engine_holdout(eng, source_rel, sample, latest, document, plan,
+                                            eng.fingerprint(source_rel))
+    else:
+        real = eng.read(source_rel, sample)  # a twin that learned from a keyed sample: the same rows
+        train, hold, note = _holdout(real, latest, document, why_not, eng.fingerprint(source_rel))
+    if train.num_rows == 0 and (hold is None or hold.num_rows == 0):
+        raise InputError(f"source {str(source_rel)!r} is empty: there is nothing to compare the twin with")
     declared = dict((document or {}).get("metadata", {}).get("validation") or {})
     learned = json.loads(latest["columns_learned"]) if latest and latest.get("columns_learned") else None
     columns = [c for c in synthetic.columns if learned is None or c in learned]

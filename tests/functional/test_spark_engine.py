@@ -21,8 +21,9 @@ pytest.importorskip("pyspark", reason="the Spark engine's tests need pip install
 
 import dp_synth  # noqa: E402
 from dp_synth import InputError  # noqa: E402
+from dp_synth.engines.base import Keyed  # noqa: E402
 from dp_synth.io.relation import Relation  # noqa: E402
-from helpers import FAST, adult_sample, mixed_table  # noqa: E402
+from helpers import FAST, adult_sample, assert_engine_counts_match_memory, awkward_numbers_table, mixed_table  # noqa: E402
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -56,19 +57,26 @@ def test_twin_same_schema_ledger_row_and_reuse(engine, adult):
     assert again.reused and len([r for r in _ledger(engine) if r["twin"] == "default_synthetic.adult"]) == 1
 
 
+def test_measurements_are_spark_queries_with_the_memory_counts(engine):
+    rel = Relation("default", "awkward")
+    engine.create_table(rel, awkward_numbers_table(), replace=True)
+    assert_engine_counts_match_memory(engine, rel)
+    assert_engine_counts_match_memory(engine, rel, (Keyed("k" * 64, 0.3, inside=False),))
+
+
 def test_fingerprint_is_order_independent(engine, adult):
     engine.spark.table(adult).orderBy("age", ascending=False).repartition(3).write.mode("overwrite") \
         .saveAsTable("default.adult_shuffled")
     assert engine.fingerprint(Relation("default", "adult")) == engine.fingerprint(Relation("default", "adult_shuffled"))
-    keyed = lambda rel: sorted(map(str, engine.read(rel, ("k3y", 0.3)).to_pylist()))  # noqa: E731
+    keyed = lambda rel: sorted(map(str, engine.read(rel, (Keyed("k3y", 0.3),)).to_pylist()))  # noqa: E731
     a, b = keyed(Relation("default", "adult")), keyed(Relation("default", "adult_shuffled"))
     assert a == b and 600 < len(a) < 1200  # the same keyed sample in any scan order, about 30 %
 
 
 def test_sampled_training_is_rederived_by_validate(engine, adult, monkeypatch, tmp_path):
-    import dp_synth.runtime as runtime
+    import dp_synth.source as source
 
-    monkeypatch.setattr(runtime, "TRAIN_SAMPLE_ROWS", 1500)  # force the keyed-sample path on a small table
+    monkeypatch.setattr(source, "TRAIN_SAMPLE_ROWS", 1500)  # force the keyed-sample path on a small table
     res = dp_synth.synthesize(engine, adult, 2.0, target="default_synthetic.adult_sampled", config=FAST)
     row = res.ledger_row
     assert row["sample_key"] and 0.3 < row["sample_rate"] < 0.8
@@ -76,8 +84,11 @@ def test_sampled_training_is_rederived_by_validate(engine, adult, monkeypatch, t
     from dp_synth.validate import validate
 
     result = validate(engine, "default_synthetic.adult_sampled", suite="utility", out=tmp_path, target="income")
-    assert result.rows["train"] + result.rows["holdout"] == len(engine.read(
-        Relation("default", "adult"), (row["sample_key"], row["sample_rate"])))
+    rel = Relation("default", "adult")
+    held = Keyed(row["holdout_key"], 0.2)  # 3,000 rows: 20 % held out, by Spark's keyed hash
+    assert result.rows["train"] == len(engine.read(rel, (Keyed(row["sample_key"], row["sample_rate"]),
+                                                         Keyed(held.key, held.rate, inside=False))))
+    assert result.rows["holdout"] == len(engine.read(rel, (held,))) > 400
     assert engine.validation_rows("default")[-1]["twin"] == "default_synthetic.adult_sampled"
 
 

@@ -15,7 +15,9 @@ import dp_synth  # noqa: E402
 from dp_synth.cli import app  # noqa: E402
 from dp_synth.artifact import read_artifact  # noqa: E402
 from dp_synth.errors import InputError  # noqa: E402
-from dp_synth.holdout import split  # noqa: E402
+from dp_synth.engines import open_engine  # noqa: E402
+from dp_synth.engines.base import Keyed  # noqa: E402
+from dp_synth.io.relation import Relation  # noqa: E402
 from dp_synth.engines.duckdb.ledger import DuckDBLedger as Ledger  # noqa: E402
 from dp_synth.validate import validate  # noqa: E402
 from dp_synth.validate.suites import load_suite  # noqa: E402
@@ -48,7 +50,8 @@ def _copy_training_rows(adult_db, tmp_path):
         row = Ledger(con).rows("main.adult")[-1]
         plan = read_artifact(row["model_path"])[0]["metadata"]["holdout"]
         assert "seed" not in plan and "key" not in plan  # the key lives in the ledger only
-        train, _ = split(con.sql("SELECT * FROM main.adult").to_arrow_table(), plan["share"], row["holdout_key"])
+        assert plan["by"] == "engine"  # the CLI's holdout is DuckDB's keyed row hash
+        train = open_engine(con).read(Relation("main", "adult"), (Keyed(row["holdout_key"], plan["share"], inside=False),))
         con.register("train_rows", train)
         con.execute(f"INSERT INTO {TWIN} SELECT * FROM train_rows")
     return path

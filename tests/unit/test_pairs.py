@@ -4,6 +4,8 @@ import numpy as np
 import polars as pl
 
 import dp_synth
+from dp_synth.counts import code_pairs
+from dp_synth.marginals import all_pairs
 from dp_synth.pairs import _weighted_counts, measure_extra_pairs, reweight
 from dp_synth.privacy.noise import NoisyCounter
 
@@ -25,7 +27,7 @@ def test_selection_finds_the_pair_the_sample_gets_wrong():
     codes = np.column_stack([x, x, rng.integers(0, 4, n), rng.integers(0, 4, n)])  # columns 0 and 1 equal
     sample = rng.integers(0, 4, size=(5000, 4))  # a synthetic sample that knows no pair
     counter = NoisyCounter(np.random.RandomState(0))
-    tables, w = measure_extra_pairs(codes, [4] * 4, sample, set(), float(n), 1, 0.5, 0.5, counter,
+    tables, w = measure_extra_pairs(code_pairs(codes, [4] * 4, all_pairs(4)), [4] * 4, sample, set(), float(n), 1, 0.5, 0.5, counter,
                                     np.random.default_rng(2))
     assert list(tables) == [(0, 1)]
     targets = [m.target for m in counter.measurements]

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Sequence
 
 import duckdb
 import pyarrow as pa
 
 from ...errors import InputError
 from ...io.relation import Relation, _split, quote_ident
-from ..base import VALIDATION_COLUMNS, VALIDATIONS_TABLE, Engine, Resolved
+from ..base import VALIDATION_COLUMNS, VALIDATIONS_TABLE, Engine, Keyed, Resolved
 from . import catalog, publish, scan, types
+from .dialect import DuckDBDialect
 from .connection import check_writable, connect, database_file, open_database
 from .ledger import DuckDBLedger
 
@@ -22,6 +24,8 @@ class DuckDBEngine(Engine):
     name = "duckdb"
     default_schema = "main"
     describe_db = "a DuckDB file path, a duckdb connection or a SparkSession"
+    dialect = DuckDBDialect()
+    keyed_rule = scan.KEYED_RULE
 
     def __init__(self, con: duckdb.DuckDBPyConnection, owned: bool):
         super().__init__(con, owned)
@@ -98,8 +102,15 @@ class DuckDBEngine(Engine):
     def fingerprint(self, rel: Relation) -> str:
         return scan.table_fingerprint(self.con, rel)
 
-    def read(self, rel: Relation, sample: tuple[str, float] | None = None) -> pa.Table:
-        return scan.read(self.con, rel, sample)
+    def read(self, rel: Relation, where: Sequence[Keyed] = ()) -> pa.Table:
+        return scan.read(self.con, rel, where)
+
+    @contextmanager
+    def scope(self, rel: Relation, where: Sequence[Keyed] = ()) -> Iterator[tuple[str, list]]:
+        yield scan.scoped(rel, where)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self.con.execute(sql, list(params)).fetchall()
 
     # -- writes
     def write_twin(self, run: Any, model: Any, row: dict[str, Any]) -> int:

@@ -1,30 +1,47 @@
 """Reading a relation in DuckDB: its order-independent fingerprint and its rows or a keyed sample.
 
 Both are computed by the engine: the fingerprint is an aggregate of row hashes (no copy of the table),
-the sample a filter on a keyed row hash.
+samples and the holdout filters on a keyed row hash.
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from ...io.relation import Relation
+from ..base import Keyed
 
-__all__ = ["sample_filter", "read", "table_fingerprint"]
+__all__ = ["keyed_filter", "scoped", "read", "table_fingerprint", "KEYED_RULE"]
 
-
-def sample_filter(key: str | None, rate: float | None) -> tuple[str, list]:
-    """SQL predicate (and its parameters) keeping a row iff hash(row, key) < rate·2⁶⁴: a function of
-    the row and the run's key only, so one added row moves no other row in or out of the sample."""
-    if key is None or rate is None or rate >= 1.0:
-        return "TRUE", []
-    return "hash(t, ?) < CAST(? AS UBIGINT)", [key, str(int(rate * 2**64))]
+KEYED_RULE = ("a row is held out iff DuckDB's hash(row, key) < share·2^64 (key: the ledger row's holdout_key); "
+              "re-deriving it needs the same DuckDB version (recorded with the model)")
 
 
-def read(con, rel: Relation, sample: tuple[str, float] | None = None, batch_rows: int = 1_000_000):
-    """The whole relation or its keyed-hash sample, as Arrow (never through pandas)."""
-    where, params = sample_filter(*(sample or (None, None)))
-    query = con.sql(f"SELECT * FROM {rel.sql} AS t WHERE {where}", params=params) if params \
-        else con.sql(f"SELECT * FROM {rel.sql}")
-    return query.to_arrow_reader(batch_rows).read_all()
+def keyed_filter(where: Sequence[Keyed]) -> tuple[str, list]:
+    """SQL predicate (and its parameters) for :class:`Keyed` filters on the row ``t``: hash(t, key) <
+    rate·2⁶⁴, a function of the row and the key only, so one added row moves no other row across."""
+    preds, params = [], []
+    for k in where:
+        if k.rate <= 0.0 or k.rate >= 1.0:
+            preds.append("TRUE" if (k.rate >= 1.0) == k.inside else "FALSE")
+            continue
+        p = "hash(t, ?) < CAST(? AS UBIGINT)"
+        preds.append(p if k.inside else f"NOT ({p})")
+        params += [k.key, str(int(k.rate * 2**64))]
+    return " AND ".join(preds) or "TRUE", params
+
+
+def scoped(rel: Relation, where: Sequence[Keyed]) -> tuple[str, list]:
+    """A SELECT of the rows ``where`` keeps."""
+    pred, params = keyed_filter(where)
+    return f"SELECT * FROM {rel.sql} AS t WHERE {pred}", params
+
+
+def read(con, rel: Relation, where: Sequence[Keyed] = (), batch_rows: int = 1_000_000):
+    """The rows ``where`` keeps, as Arrow (never through pandas)."""
+    query, params = scoped(rel, where)
+    return con.sql(query, params=params).to_arrow_reader(batch_rows).read_all() if params \
+        else con.sql(query).to_arrow_reader(batch_rows).read_all()
 
 
 def table_fingerprint(con, rel: Relation) -> str:

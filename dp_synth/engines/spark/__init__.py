@@ -8,15 +8,18 @@ name this engine on machines without it. ``SparkEngine.open(folder)`` starts a l
 from __future__ import annotations
 
 import hashlib
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import pyarrow as pa
 
 from ...errors import InputError
 from ...io.relation import Relation
-from ..base import VALIDATION_COLUMNS, VALIDATIONS_TABLE, Engine, Resolved
+from ..base import VALIDATION_COLUMNS, VALIDATIONS_TABLE, Engine, Keyed, Resolved
 from . import names
+from .dialect import SparkDialect
 from .session import local_session, require_spark
 
 __all__ = ["SparkEngine", "local_session"]
@@ -26,6 +29,9 @@ class SparkEngine(Engine):
     name = "spark"
     default_schema = "default"
     describe_db = "a SparkSession or a warehouse folder for a local Spark session"
+    dialect = SparkDialect()
+    keyed_rule = ("a row is held out iff Spark's xxhash64(key, columns…) + 2^63 < share·2^64 (maps hashed by their "
+                  "sorted entries; key: the ledger row's holdout_key); re-deriving it needs a Spark with the same hash")
 
     def __init__(self, spark: Any, owned: bool, warehouse: str | None = None):
         super().__init__(spark, owned)
@@ -144,14 +150,34 @@ class SparkEngine(Engine):
         cols = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
         return hashlib.sha256(repr((cols, int(n), int(s), int(x))).encode()).hexdigest()
 
-    def read(self, rel: Relation, sample: tuple[str, float] | None = None) -> pa.Table:
-        """Rows whose keyed 64-bit xxhash falls under rate·2⁶⁴ (Spark's hash is signed: shifted)."""
+    def _kept(self, rel: Relation, where: Sequence[Keyed]):
+        """The relation's rows that every filter keeps: keyed 64-bit xxhash vs rate·2⁶⁴ (Spark's hash
+        is signed: shifted by 2⁶³), hashed over the frame it filters."""
         df = self._frame(rel)
-        if sample is not None and sample[1] < 1.0:
-            key, rate = sample
-            threshold = int(rate * 2**64) - 2**63
-            df = df.where(self._row_hash(df, key) < threshold)
-        return df.toArrow()
+        for k in where:
+            if k.rate <= 0.0 or k.rate >= 1.0:
+                if (k.rate >= 1.0) != k.inside:
+                    df = df.limit(0)
+                continue
+            below = self._row_hash(df, k.key) < int(k.rate * 2**64) - 2**63
+            df = df.where(below if k.inside else ~below)
+        return df
+
+    def read(self, rel: Relation, where: Sequence[Keyed] = ()) -> pa.Table:
+        return self._kept(rel, where).toArrow()
+
+    @contextmanager
+    def scope(self, rel: Relation, where: Sequence[Keyed] = ()) -> Iterator[tuple[str, list]]:
+        view = f"__dp_synth_scope_{uuid.uuid4().hex}"  # session-local, dropped after the query
+        self._kept(rel, where).createOrReplaceTempView(view)
+        try:
+            yield f"SELECT * FROM {names.quote(view)}", []
+        finally:
+            self.spark.catalog.dropTempView(view)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        rows = self.spark.sql(sql, args=list(params)) if params else self.spark.sql(sql)
+        return [tuple(r) for r in rows.collect()]
 
     # -- writes
     def write_twin(self, run: Any, model: Any, row: dict[str, Any]) -> int:

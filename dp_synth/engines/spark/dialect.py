@@ -1,0 +1,27 @@
+"""Spark SQL's spelling of the portable aggregate SQL (:mod:`dp_synth.engines.aggregates`)."""
+
+from __future__ import annotations
+
+from ...spec import Kind
+from ..aggregates import Dialect
+from .names import quote
+
+__all__ = ["SparkDialect"]
+
+
+class SparkDialect(Dialect):
+    def quote(self, name: str) -> str:
+        return quote(name)
+
+    def numeric(self, col: str, kind: Kind) -> str:
+        if kind is Kind.DATE:
+            return f"CAST(unix_date({col}) AS DOUBLE)"
+        if kind is Kind.TIMESTAMP:  # TIMESTAMP_NTZ read in the session time zone (UTC in local sessions)
+            return f"CAST(unix_micros(CAST({col} AS TIMESTAMP)) AS DOUBLE)"
+        return f"CAST({col} AS DOUBLE)"
+
+    def text(self, col: str, kind: Kind) -> str:
+        return f"CAST({col} AS STRING)"   # booleans: 'true'/'false', as the in-memory path
+
+    def nonfinite(self, v: str) -> str:
+        return f"isnan({v}) OR abs({v}) = CAST('Infinity' AS DOUBLE)"

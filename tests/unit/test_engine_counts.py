@@ -1,0 +1,73 @@
+"""The DP measurements as DuckDB aggregate queries: the same counts as the in-memory reference, and
+the run path measures in the engine (only counts come back; DP-SGD reads a bounded keyed sample)."""
+import duckdb
+import numpy as np
+import pytest
+
+import dp_synth
+from dp_synth.counts import Fine, Pow2
+from dp_synth.engines import open_engine
+from dp_synth.engines.aggregates import cell_sql, number
+from dp_synth.engines.base import Keyed
+from dp_synth.io.relation import Relation
+from helpers import FAST, adult_sample, assert_engine_counts_match_memory, awkward_numbers_table
+
+
+@pytest.fixture()
+def engine():
+    con = duckdb.connect()
+    eng = open_engine(con)
+    eng.create_table(Relation("main", "awkward"), awkward_numbers_table())
+    yield eng
+    con.close()
+
+
+def test_engine_counts_equal_memory_counts(engine):
+    assert_engine_counts_match_memory(engine, Relation("main", "awkward"))
+
+
+def test_engine_counts_respect_the_keyed_scope(engine):
+    rel = Relation("main", "awkward")
+    outside = (Keyed("k" * 64, 0.3, inside=False),)
+    inside = (Keyed("k" * 64, 0.3),)
+    assert engine.counts(rel, outside).rows() + engine.counts(rel, inside).rows() == 600
+    assert 100 < engine.counts(rel, inside).rows() < 260
+    assert_engine_counts_match_memory(engine, rel, outside)
+
+
+def test_literals_are_exact_and_cells_are_searched_not_scanned():
+    con = duckdb.connect()
+    for x in (0.1, -2.0**-20, 1e300, 123456789.123456789, 5e-324):
+        assert con.execute(f"SELECT {number(x)} = ?", [x]).fetchall()[0][0]
+    sql = cell_sql("v", Fine(0.0, 1.0, tuple(np.linspace(0, 1, 257)[:-1]), tuple(np.linspace(0, 1, 257)[1:])))
+    assert sql.count("WHEN") == 255  # a binary search: depth log2(256) per row, one comparison per node
+    for x in (-1.0, 0.0, 0.3, 0.5, 1.0, 7.0):
+        assert con.execute(f"SELECT {cell_sql(number(x), Pow2(62))}").fetchall()[0][0] == Pow2(62).index(np.array([x]))[0]
+
+
+def test_synthesize_measures_in_the_engine_and_reads_only_the_sample(tmp_path, monkeypatch):
+    import dp_synth.source as source
+    from dp_synth.engines.duckdb import DuckDBEngine
+
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.register("t", adult_sample(4000, seed=2).to_arrow())
+        con.execute("CREATE TABLE adult AS SELECT * FROM t")
+    monkeypatch.setattr(source, "TRAIN_SAMPLE_ROWS", 1000)
+    reads, queries = [], []
+    real_read, real_query = DuckDBEngine.read, DuckDBEngine.query
+    monkeypatch.setattr(DuckDBEngine, "read", lambda self, rel, where=(): reads.append(
+        (str(rel), where)) or real_read(self, rel, where))
+    monkeypatch.setattr(DuckDBEngine, "query", lambda self, sql, params=(): queries.append(sql) or real_query(
+        self, sql, params))
+    res = dp_synth.synthesize(str(path), "adult", 2.0, config=FAST, seed=1)
+    row = res.ledger_row
+    source_reads = [w for r, w in reads if r == "main.adult"]
+    assert len(source_reads) == 1  # only DP-SGD's rows come back, and only once
+    (sample, not_held) = source_reads[0]
+    assert sample == Keyed(row["sample_key"], row["sample_rate"]) and sample.inside
+    assert not_held == Keyed(row["holdout_key"], 0.2, inside=False)
+    assert any("GROUPING SETS" in q for q in queries) and len(queries) <= 8  # a few scans, whatever the width
+    assert abs(res.rows - 4000) < 400  # the twin has the whole table's (DP) size
+    learned_from = row["sample_rate"] * 0.8 * 4000
+    assert abs(res.model.metadata["sample_rate"] * learned_from - FAST.batch_size) < 0.2 * FAST.batch_size
