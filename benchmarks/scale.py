@@ -3,8 +3,8 @@
 
 The table is made here from the bundled Adult data: rows repeated with jitter (age ±2, hours ±3,
 fnlwgt ×(1 ± 10 %), capital amounts ×(1 ± 5 %)), so rows are not copies. For each size: wall seconds per
-phase (read = count + keyed-hash sample scan, fit = profile + tree + DP-SGD, write = generate + insert +
-ledger), peak RSS of the CLI process, twin rows/s into DuckDB, and the twin's mean 2-way TVD and TSTR AUC
+phase (measure = the engine's aggregate queries of every DP measurement, read = the keyed-hash sample
+DP-SGD reads, fit = the rest of fitting: noise, tree, pretraining, DP-SGD; write = generate + insert + ledger), peak RSS of the CLI process, twin rows/s into DuckDB, and the twin's mean 2-way TVD and TSTR AUC
 (income) against the real table (100,000-row samples, the benchmarks/quality.py yardstick).
 
     python benchmarks/scale.py                  # 10⁵ and 10⁶
@@ -85,7 +85,7 @@ def run_cli(db: Path, *extra: str, table: str = "main.adult") -> dict:
         out, err = fo.read(), fe.read()
     if proc.returncode != 0:
         raise RuntimeError(f"CLI failed: {out}\n{err}")
-    phases = dict((k, float(v)) for k, v in re.findall(r"(read|fit|write) ([0-9.]+) s", out))
+    phases = dict((k, float(v)) for k, v in re.findall(r"(measure|read|fit|write) ([0-9.]+) s", out))
     rows = int(re.search(r"\(([0-9]+) rows\)", out).group(1))
     return {"wall": wall, "rss_gb": peak / 2**30, "rows": rows, **phases}
 
@@ -120,13 +120,14 @@ def spark_quality(warehouse: Path, n: int) -> tuple[float, float]:
     """Scored on keyed samples of ~100,000 rows of the real table and of the twin, read through Spark."""
     import polars as pl
 
+    from dp_synth.engines.base import Keyed
     from dp_synth.engines.spark import SparkEngine
     from dp_synth.io.relation import Relation
 
     with SparkEngine.open(warehouse) as eng:
         rate = min(1.0, 100_000 / n)
-        real = pl.from_arrow(eng.read(Relation("default", "adult"), ("real", rate)))
-        twin = pl.from_arrow(eng.read(Relation("default_synthetic", "adult"), ("twin", rate)))
+        real = pl.from_arrow(eng.read(Relation("default", "adult"), (Keyed("real", rate),)))
+        twin = pl.from_arrow(eng.read(Relation("default_synthetic", "adult"), (Keyed("twin", rate),)))
     return _scores(real, twin)
 
 
@@ -144,18 +145,18 @@ def spark_run(n: int, d: Path) -> tuple[dict, float, float]:
 
 
 def _line(engine: str, n: int, r: dict, tvd: float, auc: float) -> str:
-    return (f"| {engine} | {n:,} | {r.get('read', float('nan')):.1f} | {r.get('fit', float('nan')):.1f} | "
+    return (f"| {engine} | {n:,} | {r.get('measure', float('nan')):.1f} | {r.get('read', float('nan')):.1f} | {r.get('fit', float('nan')):.1f} | "
             f"{r.get('write', float('nan')):.1f} | {r['wall']:.1f} | {r['rss_gb']:.2f} | "
             f"{r['rows'] / max(r.get('write', 1e-9), 1e-9):,.0f} | {tvd:.3f} | {auc:.3f} |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6])
+    ap.add_argument("--sizes", nargs="*", type=float, default=[1e5, 1e6])
     ap.add_argument("--spark-sizes", nargs="*", type=float, default=[])
     args = ap.parse_args()
-    print("| engine | rows | read s | fit s | write s | wall s | peak RSS GB | twin rows/s | 2-way TVD | TSTR AUC |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| engine | rows | measure s | read s | fit s | write s | wall s | peak RSS GB | twin rows/s | 2-way TVD | TSTR AUC |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in (int(x) for x in args.sizes):
         with tempfile.TemporaryDirectory() as d:
             db = Path(d) / "scale.duckdb"

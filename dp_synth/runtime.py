@@ -51,7 +51,7 @@ class SynthesisResult:
     ledger_row: dict[str, Any]
     reused: bool = False
     model_path: str | None = None
-    seconds: dict[str, float] | None = None   # wall seconds per phase: read, fit, write
+    seconds: dict[str, float] | None = None   # wall seconds per phase: measure, read, fit, write
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,7 @@ def _synthesize(eng: Engine, run: _Run, folder: Path | None, min_rows, invoked_b
     kwargs = {"min_rows": min_rows} if min_rows is not None else {}
     model = fit(data, run.epsilon, run.delta, run.spec, run.seed, config=run.config, table_name=str(source),
                 on_step=step, defer_notices=True, **kwargs)
+    inside = data.seconds  # engine queries (every DP measurement) and the sample read, both within fit
     del data
     clock["fit"] = time.perf_counter()
     model.metadata["validation"] = run.validation
@@ -218,7 +219,8 @@ def _synthesize(eng: Engine, run: _Run, folder: Path | None, min_rows, invoked_b
     for text in model.notices:  # only now: a run that fails says nothing about the data
         warnings.warn(text, UserWarning, stacklevel=3)
     end = time.perf_counter()
-    seconds = {"read": clock["read"] - clock["start"], "fit": clock["fit"] - clock["read"], "write": end - clock["fit"]}
+    seconds = {"measure": inside.get("measure", 0.0), "read": inside.get("read", 0.0),
+               "fit": clock["fit"] - clock["read"] - sum(inside.values()), "write": end - clock["fit"]}
     return SynthesisResult(source, twin, n, model, ledger.latest_for_twin(identity(twin)),
                            model_path=str(model_path) if model_path else None, seconds=seconds)
 

@@ -16,6 +16,7 @@ training rows, and a keyed-hash sample of about ``TRAIN_SAMPLE_ROWS`` rows for D
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -114,14 +115,19 @@ def cell_sql(v: str, binning: Binning) -> str:
 class EngineCounts(Counts):
     """Counts over ``rel``'s rows in scope (``where``), computed by the engine."""
 
-    def __init__(self, engine: Engine, rel: Relation, where: Sequence[Keyed] = ()):
+    def __init__(self, engine: Engine, rel: Relation, where: Sequence[Keyed] = (), clock: dict | None = None):
         super().__init__()
         self.engine, self.rel, self.where = engine, rel, tuple(where)
         self.d = engine.dialect
+        self.clock = clock if clock is not None else {}
 
     def _run(self, body: str, params: Sequence[Any] = ()) -> list[tuple]:
-        with self.engine.scope(self.rel, self.where) as (scope, scope_params):
-            return self.engine.query(f"WITH s AS ({scope}) {body}", [*scope_params, *params])
+        t0 = time.perf_counter()
+        try:
+            with self.engine.scope(self.rel, self.where) as (scope, scope_params):
+                return self.engine.query(f"WITH s AS ({scope}) {body}", [*scope_params, *params])
+        finally:
+            self.clock["measure"] = self.clock.get("measure", 0.0) + time.perf_counter() - t0
 
     def _value(self, column: str, kind: Kind) -> str:
         return self.d.numeric(self.d.quote(column), kind)
@@ -224,6 +230,7 @@ class EngineSource(TrainingSource):
         self.sample_rows = sample_rows if sample_rows is not None else _source.TRAIN_SAMPLE_ROWS
         self.holdout_rule = engine.keyed_rule
         self._schema: pa.Schema | None = None
+        self.seconds: dict[str, float] = {}   # wall seconds in engine queries ("measure") and the sample read
 
     @property
     def schema(self) -> pa.Schema:
@@ -239,11 +246,12 @@ class EngineSource(TrainingSource):
         return (Keyed(plan.key, plan.share, inside=False),) if plan.share > 0 else ()
 
     def counts(self, plan: HoldoutPlan) -> Counts:
-        return EngineCounts(self.engine, self.rel, self.train_scope(plan))
+        return EngineCounts(self.engine, self.rel, self.train_scope(plan), clock=self.seconds)
 
     def training_rows(self, plan: HoldoutPlan, n_noisy: float, key: str | None = None) -> TrainingRows:
         rate = min(1.0, self.sample_rows / max(n_noisy, 1.0))
-        if rate >= 1.0:
-            return TrainingRows(self.engine.read(self.rel, self.train_scope(plan)))
-        key = key or new_key()
-        return TrainingRows(self.engine.read(self.rel, (Keyed(key, rate), *self.train_scope(plan))), rate, key)
+        key = (key or new_key()) if rate < 1.0 else None
+        t0 = time.perf_counter()
+        rows = self.engine.read(self.rel, ((Keyed(key, rate),) if key else ()) + self.train_scope(plan))
+        self.seconds["read"] = time.perf_counter() - t0
+        return TrainingRows(rows, rate if key else 1.0, key)

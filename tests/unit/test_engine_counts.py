@@ -69,5 +69,6 @@ def test_synthesize_measures_in_the_engine_and_reads_only_the_sample(tmp_path, m
     assert not_held == Keyed(row["holdout_key"], 0.2, inside=False)
     assert any("GROUPING SETS" in q for q in queries) and len(queries) <= 8  # a few scans, whatever the width
     assert abs(res.rows - 4000) < 400  # the twin has the whole table's (DP) size
+    assert set(res.seconds) == {"measure", "read", "fit", "write"} and res.seconds["measure"] > 0
     learned_from = row["sample_rate"] * 0.8 * 4000
     assert abs(res.model.metadata["sample_rate"] * learned_from - FAST.batch_size) < 0.2 * FAST.batch_size
