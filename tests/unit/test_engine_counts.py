@@ -72,3 +72,16 @@ def test_synthesize_measures_in_the_engine_and_reads_only_the_sample(tmp_path, m
     assert set(res.seconds) == {"measure", "read", "fit", "write"} and res.seconds["measure"] > 0
     learned_from = row["sample_rate"] * 0.8 * 4000
     assert abs(res.model.metadata["sample_rate"] * learned_from - FAST.batch_size) < 0.2 * FAST.batch_size
+
+
+def test_a_column_named_like_the_row_does_not_replace_the_row_in_hashes(engine):
+    """DuckDB resolves ``hash(t)`` to a column ``t`` before the table alias ``t``: the fingerprint and the
+    keyed filters must hash the whole row whatever the columns are called."""
+    con = engine.con
+    con.execute('CREATE TABLE main.cols AS SELECT 1 AS t, i AS "__dp_synth_row", i % 7 AS u FROM range(2000) r(i)')
+    rel = Relation("main", "cols")
+    before = engine.fingerprint(rel)
+    con.execute("UPDATE main.cols SET u = u + 1 WHERE u = 3")
+    assert engine.fingerprint(rel) != before  # a change outside column t is seen
+    held = engine.counts(rel, (Keyed("k" * 64, 0.3),)).rows()
+    assert 450 < held < 750  # ~30 % of rows, not all-or-nothing by the constant column t

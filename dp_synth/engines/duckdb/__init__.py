@@ -107,7 +107,7 @@ class DuckDBEngine(Engine):
 
     @contextmanager
     def scope(self, rel: Relation, where: Sequence[Keyed] = ()) -> Iterator[tuple[str, list]]:
-        yield scan.scoped(rel, where)
+        yield scan.scoped(self.con, rel, where)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self.con.execute(sql, list(params)).fetchall()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ...io.relation import Relation
+from ...io.relation import Relation, quote_ident
 from ..base import Keyed
 
 __all__ = ["keyed_filter", "scoped", "read", "table_fingerprint", "KEYED_RULE"]
@@ -17,29 +17,46 @@ KEYED_RULE = ("a row is held out iff DuckDB's hash(row, key) < share·2^64 (key:
               "re-deriving it needs the same DuckDB version (recorded with the model)")
 
 
-def keyed_filter(where: Sequence[Keyed]) -> tuple[str, list]:
-    """SQL predicate (and its parameters) for :class:`Keyed` filters on the row ``t``: hash(t, key) <
+def row_alias(columns: Sequence[str]) -> str:
+    """A name for the row itself that no column has: in ``hash(alias)`` DuckDB resolves a column of that
+    name before the table alias (a column named ``t`` would make ``hash(t)`` the hash of that column
+    alone). The alias is not part of the hash: tables without such a column hash as before."""
+    taken = {c.casefold() for c in columns}
+    alias, n = "__dp_synth_row", 0
+    while alias.casefold() in taken:
+        n += 1
+        alias = f"__dp_synth_row{n}"
+    return quote_ident(alias)
+
+
+def _columns(con, rel: Relation) -> list[str]:
+    return [d[0] for d in con.execute(f"SELECT * FROM {rel.sql} LIMIT 0").description]
+
+
+def keyed_filter(where: Sequence[Keyed], row: str) -> tuple[str, list]:
+    """SQL predicate (and its parameters) for :class:`Keyed` filters on the row ``row``: hash(row, key) <
     rate·2⁶⁴, a function of the row and the key only, so one added row moves no other row across."""
     preds, params = [], []
     for k in where:
         if k.rate <= 0.0 or k.rate >= 1.0:
             preds.append("TRUE" if (k.rate >= 1.0) == k.inside else "FALSE")
             continue
-        p = "hash(t, ?) < CAST(? AS UBIGINT)"
+        p = f"hash({row}, ?) < CAST(? AS UBIGINT)"
         preds.append(p if k.inside else f"NOT ({p})")
         params += [k.key, str(int(k.rate * 2**64))]
     return " AND ".join(preds) or "TRUE", params
 
 
-def scoped(rel: Relation, where: Sequence[Keyed]) -> tuple[str, list]:
+def scoped(con, rel: Relation, where: Sequence[Keyed]) -> tuple[str, list]:
     """A SELECT of the rows ``where`` keeps."""
-    pred, params = keyed_filter(where)
-    return f"SELECT * FROM {rel.sql} AS t WHERE {pred}", params
+    row = row_alias(_columns(con, rel))
+    pred, params = keyed_filter(where, row)
+    return f"SELECT * FROM {rel.sql} AS {row} WHERE {pred}", params
 
 
 def read(con, rel: Relation, where: Sequence[Keyed] = (), batch_rows: int = 1_000_000):
     """The rows ``where`` keeps, as Arrow (never through pandas)."""
-    query, params = scoped(rel, where)
+    query, params = scoped(con, rel, where)
     return con.sql(query, params=params).to_arrow_reader(batch_rows).read_all() if params \
         else con.sql(query).to_arrow_reader(batch_rows).read_all()
 
@@ -52,6 +69,7 @@ def table_fingerprint(con, rel: Relation) -> str:
 
     cols = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
                        "AND schema_name = ? AND table_name = ? ORDER BY column_index", [rel.schema, rel.name]).fetchall()
-    n, s, x = con.execute(f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0), coalesce(bit_xor(hash(t)), 0) "
-                          f"FROM {rel.sql} AS t").fetchall()[0]
+    row = row_alias([c for c, _ in cols])
+    n, s, x = con.execute(f"SELECT count(*), coalesce(sum(hash({row})::HUGEINT), 0), coalesce(bit_xor(hash({row})), 0) "
+                          f"FROM {rel.sql} AS {row}").fetchall()[0]
     return hashlib.sha256(repr((cols, int(n), int(s), int(x))).encode()).hexdigest()
