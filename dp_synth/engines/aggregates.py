@@ -25,13 +25,13 @@ import pyarrow as pa
 from ..counts import POW2_MIN, Binning, Counts, Distinct, Equal, Fine, Hist, NonFinite, Pow2, Request, Rows, Values
 from ..holdout import HoldoutPlan, new_key
 from ..io.relation import Relation
-from ..profile import OTHER, CategoricalProfile
+from ..profile import OTHER, CategoricalProfile, NumericProfile
 from .. import source as _source
 from ..source import TrainingRows, TrainingSource
 from ..spec import Kind
 from .base import Engine, Keyed
 
-__all__ = ["Dialect", "EngineCounts", "EngineSource", "number", "cell_sql"]
+__all__ = ["Dialect", "EngineCounts", "EngineSource", "number", "cell_sql", "bin_sql"]
 
 
 class Dialect:
@@ -85,8 +85,10 @@ def _clamp(v: str, lo: float, hi: float) -> str:
     return f"LEAST(GREATEST({v}, {number(lo)}), {number(hi)})"
 
 
-def cell_sql(v: str, binning: Binning) -> str:
-    """SQL for ``binning.index`` of the (non-NULL, finite) DOUBLE expression ``v``."""
+def cell_sql(v: str, binning: Binning, clamped: bool = False) -> str:
+    """SQL for ``binning.index`` of the (non-NULL, finite) DOUBLE expression ``v`` (``clamped``: already
+    within the binning's [lo, hi], e.g. a column computed once below the search, so that ``v`` is a
+    plain column reference in each of the search's comparisons)."""
     if isinstance(binning, Pow2):
         a = f"abs({v})"
         m0 = f"LEAST(GREATEST(floor(log2({a})), -30), 200)"  # clamped first: no overflow in power()
@@ -97,9 +99,10 @@ def cell_sql(v: str, binning: Binning) -> str:
                 f"ELSE {binning.half} + {b} END AS BIGINT)")
     if isinstance(binning, Equal):
         lows = binning.edges[:-1].tolist()
-        return _below(_clamp(v, binning.lo, binning.hi), lows, list(range(len(lows))), 0, len(lows) - 1)
+        x = v if clamped else _clamp(v, binning.lo, binning.hi)
+        return _below(x, lows, list(range(len(lows))), 0, len(lows) - 1)
     if isinstance(binning, Fine):
-        x = _clamp(v, binning.lo, binning.hi)
+        x = v if clamped else _clamp(v, binning.lo, binning.hi)
         lows, highs = np.asarray(binning.lows), np.asarray(binning.highs)
         points, intervals = np.flatnonzero(lows == highs), np.flatnonzero(lows != highs)
         if not intervals.size:
@@ -110,6 +113,39 @@ def cell_sql(v: str, binning: Binning) -> str:
         exact = " ".join(f"WHEN {x} = {number(lows[p])} THEN {p}" for p in points.tolist())
         return f"CASE {exact} ELSE {search} END"
     raise TypeError(f"no SQL for {type(binning).__name__}")
+
+
+def bin_sql(v: str, col: NumericProfile, clamped: bool = False) -> str:
+    """SQL for the coarse bin (0-based, before the NULL offset) of the non-NULL DOUBLE ``v`` under a
+    numeric profile: the same as the fine cell's bin, but searched over the ≤ 16 value thresholds where
+    the bin changes (bins are runs of cells), so the expression stays small for any number of cells."""
+    x = v if clamped else _clamp(v, col.lower, col.upper)
+    lows, highs = np.asarray(col.lows), np.asarray(col.highs)
+    bins = np.searchsorted(np.asarray(col.bin_starts), np.arange(len(lows)), side="right") - 1
+    points, intervals = np.flatnonzero(lows == highs), np.flatnonzero(lows != highs)
+
+    def runs(cells: np.ndarray, last: bool) -> tuple[list[float], list[int]]:
+        """(threshold, bin) per run of equal bins: the run's first low, or its last point (``last``)."""
+        out_v, out_b = [], []
+        for n, c in enumerate(cells.tolist()):
+            if last:
+                if n + 1 == len(cells) or bins[cells[n + 1]] != bins[c]:
+                    out_v.append(float(lows[c]))
+                    out_b.append(int(bins[c]))
+            elif n == 0 or bins[cells[n - 1]] != bins[c]:
+                out_v.append(float(lows[c]))
+                out_b.append(int(bins[c]))
+        return out_v, out_b
+
+    if not intervals.size:
+        tv, tb = runs(points, last=True)
+        return _at_or_above(x, tv, tb, 0, len(tb) - 1)
+    tv, tb = runs(intervals, last=False)
+    search = _below(x, tv, tb, 0, len(tb) - 1)
+    if not points.size:
+        return search
+    exact = " ".join(f"WHEN {x} = {number(lows[p])} THEN {int(bins[p])}" for p in points.tolist())
+    return f"CASE {exact} ELSE {search} END"
 
 
 class EngineCounts(Counts):
@@ -150,24 +186,35 @@ class EngineCounts(Counts):
         if exprs:
             row = self._run("SELECT " + ", ".join(e for _, e in exprs) + " FROM s")[0]
             answers.update((i, int(x or 0)) for (i, _), x in zip(exprs, row))
-        if grouped:
-            answers.update(self._grouped(grouped))
+        step = self.engine.grouped_per_query or len(grouped) or 1
+        for a in range(0, len(grouped), step):  # engines whose code generator limits expression size: batches
+            answers.update(self._grouped(grouped[a:a + step]))
         return [answers[i] for i in range(len(requests))]
 
-    def _key(self, r: Hist | Values) -> str:
-        col = self.d.quote(r.column)
+    def _clamped(self, column: str, kind: Kind, lo: float | None, hi: float | None) -> str:
+        """The column as DOUBLE within [lo, hi], NULL for NULL (GREATEST/LEAST skip NULLs)."""
+        q, v = self.d.quote(column), self._value(column, kind)
+        return f"CASE WHEN {q} IS NULL THEN NULL ELSE {v if lo is None else _clamp(v, lo, hi)} END"
+
+    def _prepared(self, r: Hist | Values) -> tuple[str, Any]:
+        """(the value a request's key is computed from, computed once per row; how to key it)."""
         if isinstance(r, Values):
-            return self.d.text(col, Kind.CATEGORICAL)
-        v = self._value(r.column, r.kind)
-        return f"CASE WHEN {col} IS NULL THEN -1 ELSE {cell_sql(v, r.binning)} END"
+            return self.d.text(self.d.quote(r.column), Kind.CATEGORICAL), None
+        if isinstance(r.binning, Pow2):
+            return self._clamped(r.column, r.kind, None, None), r.binning
+        return self._clamped(r.column, r.kind, r.binning.lo, r.binning.hi), r.binning
 
     def _grouped(self, grouped: list[tuple[int, Hist | Values]]) -> dict[int, Any]:
         keys = [f"k{n}" for n in range(len(grouped))]
-        inner = ", ".join(f"{self._key(r)} AS {k}" for (_, r), k in zip(grouped, keys))
+        prepared = [self._prepared(r) for _, r in grouped]
+        values = ", ".join(f"{x} AS x{n}" for n, (x, _) in enumerate(prepared))
+        inner = ", ".join(f"x{n} AS k{n}" if b is None else
+                          f"CASE WHEN x{n} IS NULL THEN -1 ELSE {cell_sql(f'x{n}', b, clamped=True)} END AS k{n}"
+                          for n, (_, b) in enumerate(prepared))
         flags = ", ".join(f"GROUPING({k})" for k in keys)
         sets = ", ".join(f"({k})" for k in keys)
-        rows = self._run(f", g AS (SELECT {inner} FROM s) SELECT {', '.join(keys)}, {flags}, count(*) "
-                         f"FROM g GROUP BY GROUPING SETS ({sets})")
+        rows = self._run(f", x AS (SELECT {values} FROM s), g AS (SELECT {inner} FROM x) "
+                         f"SELECT {', '.join(keys)}, {flags}, count(*) FROM g GROUP BY GROUPING SETS ({sets})")
         m = len(keys)
         out: dict[int, Any] = {}
         for n, (i, r) in enumerate(grouped):
@@ -187,29 +234,27 @@ class EngineCounts(Counts):
             return {}
         cards = encoder.cardinalities
         used = sorted({c for p in pairs for c in p})
-        fine, codes, params = [], [], []
+        values, codes, params = [], [], []
         for j in used:
             col = encoder.columns[j]
-            q = self.d.quote(col.name)
             offset = int(col.has_null)
             if isinstance(col, CategoricalProfile):
-                fine.append(f"{self.d.text(q, Kind.CATEGORICAL)} AS f{j}")
+                values.append(f"{self.d.text(self.d.quote(col.name), Kind.CATEGORICAL)} AS x{j}")
                 lookup = {k: i for i, k in enumerate(col.categories)}
                 fallback = lookup.get(OTHER, 0)
-                whens = " ".join(f"WHEN f{j} = ? THEN {i + offset}" for i in lookup.values())
+                whens = " ".join(f"WHEN x{j} = ? THEN {i + offset}" for i in lookup.values())
                 params.extend(lookup)
-                codes.append(f"CASE WHEN f{j} IS NULL THEN 0 {whens} ELSE {fallback + offset} END AS c{j}")
+                codes.append(f"CASE WHEN x{j} IS NULL THEN 0 {whens} ELSE {fallback + offset} END AS c{j}")
             else:
-                binning = Fine(col.lower, col.upper, col.lows, col.highs)
-                v = self._value(col.name, col.kind)
-                fine.append(f"CASE WHEN {q} IS NULL THEN -1 ELSE {cell_sql(v, binning)} END AS f{j}")
-                starts = list(col.bin_starts[:-1])
-                bins = _below(f"f{j}", [float(b) for b in starts], list(range(len(starts))), 0, len(starts) - 1)
-                codes.append(f"CASE WHEN f{j} < 0 THEN 0 ELSE {bins} + {offset} END AS c{j}")
+                values.append(f"{self._clamped(col.name, col.kind, col.lower, col.upper)} AS x{j}")
+                codes.append(f"CASE WHEN x{j} IS NULL THEN 0 ELSE {bin_sql(f'x{j}', col, clamped=True)} "
+                             f"+ {offset} END AS c{j}")
         cols = ", ".join(f"c{j}" for j in used)
         sets = ", ".join(f"(c{i}, c{j})" for i, j in pairs)
-        rows = self._run(f", f AS (SELECT {', '.join(fine)} FROM s), c AS (SELECT {', '.join(codes)} FROM f) "
-                         f"SELECT {cols}, count(*) FROM c GROUP BY GROUPING SETS ({sets})", params)
+        # group the rows by their whole code tuple first, then expand the (far fewer) groups into the pairs
+        rows = self._run(f", x AS (SELECT {', '.join(values)} FROM s), c AS (SELECT {', '.join(codes)} FROM x), "
+                         f"j AS (SELECT {cols}, count(*) AS n FROM c GROUP BY {cols}) "
+                         f"SELECT {cols}, sum(n) FROM j GROUP BY GROUPING SETS ({sets})", params)
         where = {j: n for n, j in enumerate(used)}
         out = {(i, j): np.zeros((cards[i], cards[j]), dtype=np.int64) for i, j in pairs}
         for row in rows:

@@ -150,6 +150,7 @@ class Engine(ABC):
     # -- aggregate queries (the DP measurements, :mod:`dp_synth.engines.aggregates`) -----------
     dialect: ClassVar[Any]          # an aggregates.Dialect
     keyed_rule: ClassVar[str] = ""  # how :class:`Keyed` hashes a row, for the model file's record
+    grouped_per_query: ClassVar[int | None] = None  # histograms per GROUPING SETS query (None: all at once)
 
     @abstractmethod
     def scope(self, rel: Relation, where: Sequence[Keyed] = ()) -> AbstractContextManager[tuple[str, list]]:

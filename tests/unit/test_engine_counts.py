@@ -85,3 +85,26 @@ def test_a_column_named_like_the_row_does_not_replace_the_row_in_hashes(engine):
     assert engine.fingerprint(rel) != before  # a change outside column t is seen
     held = engine.counts(rel, (Keyed("k" * 64, 0.3),)).rows()
     assert 450 < held < 750  # ~30 % of rows, not all-or-nothing by the constant column t
+
+
+def test_bin_search_equals_the_encoder_when_a_bin_edge_splits_at_the_zero_atom():
+    import polars as pl
+
+    from dp_synth.encoding import _encode_column
+    from dp_synth.engines.aggregates import bin_sql
+    from dp_synth.profile import NumericProfile, _cells
+    from dp_synth.spec import Kind
+
+    con = duckdb.connect()
+    rng = np.random.default_rng(0)
+    for lo, hi, integral in ((-5.0, 17.0, False), (0.0, 40.0, True), (-3.0, 90.0, True), (2.0, 9.0, True)):
+        lows, highs = _cells(lo, hi, integral, 24)
+        for trial in range(6):
+            cuts = sorted(set(rng.choice(np.arange(1, len(lows)), size=rng.integers(1, 8), replace=False).tolist()))
+            col = NumericProfile("x", Kind.FLOAT if not integral else Kind.INTEGER, lo, hi, tuple(lows.tolist()),
+                                 tuple(highs.tolist()), tuple([1.0] * len(lows)), tuple([0, *cuts, len(lows)]), 0.0)
+            x = np.concatenate([lows, highs, [0.0, lo - 1, hi + 1], rng.uniform(lo - 2, hi + 2, 50)])
+            x = np.round(x) if integral else x
+            want = _encode_column(col, pl.Series("x", x))
+            got = [con.execute(f"SELECT {bin_sql(number(v), col)}").fetchall()[0][0] for v in x.tolist()]
+            assert got == want.tolist(), (lo, hi, cuts)

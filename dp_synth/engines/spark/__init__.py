@@ -30,6 +30,9 @@ class SparkEngine(Engine):
     default_schema = "default"
     describe_db = "a SparkSession or a warehouse folder for a local Spark session"
     dialect = SparkDialect()
+    # a query with many 256-cell CASE searches makes a generated method > 64 KB: Spark then logs an ERROR
+    # with a long trace and runs it interpreted; three histograms per query stay below that
+    grouped_per_query = 8
     keyed_rule = ("a row is held out iff Spark's xxhash64(key, columns…) + 2^63 < share·2^64 (maps hashed by their "
                   "sorted entries; key: the ledger row's holdout_key); re-deriving it needs a Spark with the same hash")
 
