@@ -63,22 +63,23 @@ def number(x: float) -> str:
     return f"({text})"
 
 
-def _below(v: str, lows: Sequence[float], leaves: Sequence[int], a: int, b: int) -> str:
-    """Leaf j of the largest lows[j] ≤ v in lows[a..b] (the first leaf if none): a binary search."""
+def _search(v: str, lows: Sequence[float], leaves: Sequence[int], a: int, b: int, right: bool) -> str:
+    """A binary search of CASE comparisons over ascending ``lows[a..b]``: ``right`` gives the leaf of the
+    largest lows[j] ≤ v (the first leaf if none), else the leaf of the smallest lows[h] ≥ v (the last if none)."""
     if a == b:
         return str(leaves[a])
     mid = (a + b + 1) // 2
-    return (f"CASE WHEN {v} < {number(lows[mid])} THEN {_below(v, lows, leaves, a, mid - 1)} "
-            f"ELSE {_below(v, lows, leaves, mid, b)} END")
+    test = f"{v} < {number(lows[mid])}" if right else f"{v} <= {number(lows[mid - 1])}"
+    return (f"CASE WHEN {test} THEN {_search(v, lows, leaves, a, mid - 1, right)} "
+            f"ELSE {_search(v, lows, leaves, mid, b, right)} END")
+
+
+def _below(v: str, lows: Sequence[float], leaves: Sequence[int], a: int, b: int) -> str:
+    return _search(v, lows, leaves, a, b, right=True)
 
 
 def _at_or_above(v: str, lows: Sequence[float], leaves: Sequence[int], a: int, b: int) -> str:
-    """Leaf h of the smallest lows[h] ≥ v in lows[a..b] (the last leaf if none)."""
-    if a == b:
-        return str(leaves[a])
-    mid = (a + b + 1) // 2
-    return (f"CASE WHEN {v} <= {number(lows[mid - 1])} THEN {_at_or_above(v, lows, leaves, a, mid - 1)} "
-            f"ELSE {_at_or_above(v, lows, leaves, mid, b)} END")
+    return _search(v, lows, leaves, a, b, right=False)
 
 
 def _clamp(v: str, lo: float, hi: float) -> str:
