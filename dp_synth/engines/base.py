@@ -9,9 +9,11 @@ What an engine must guarantee:
 
 - names: :meth:`resolve` gives the catalog's spelling, :func:`identity` is the key two names
   share when the engine resolves them to the same relation (case-insensitive in both engines);
-- reads: :meth:`count`, :meth:`fingerprint` (order-independent aggregate of row hashes) and
-  :meth:`read` (whole table or keyed-hash sample) run *in* the engine; only aggregates or the
-  bounded sample come back;
+- reads: :meth:`count`, :meth:`fingerprint` (order-independent aggregate of row hashes),
+  :meth:`read` (rows kept by :class:`Keyed` filters: a keyed-hash sample, the holdout) and every DP
+  measurement (:meth:`scope` + :meth:`query` with the engine's ``dialect``: the portable aggregate
+  SQL of :mod:`dp_synth.engines.aggregates`) run *in* the engine; only counts or the bounded sample
+  come back;
 - writes: :meth:`write_twin` stages the twin apart and publishes it with the ledger row appended
   last, so a failed run leaves neither; :meth:`drop_staging` removes what a killed run staged.
 """
