@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import polars as pl
@@ -258,6 +258,6 @@ def code_pairs(codes: np.ndarray, cards: Sequence[int], pairs: Sequence[tuple[in
             .reshape(cards[i], cards[j]) for i, j in pairs}
 
 
-def as_counts(data: "Counts | pl.DataFrame | Mapping") -> Counts:
+def as_counts(data: "Counts | pl.DataFrame") -> Counts:
     return data if isinstance(data, Counts) else FrameCounts(data)
 

@@ -14,8 +14,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .profile import (OTHER, CategoricalProfile, NumericProfile, TableProfile, category_values,
-                      cell_index, numeric_values)
+from .counts import category_values, cell_index, numeric_values
+from .profile import OTHER, CategoricalProfile, NumericProfile, TableProfile
 from .spec import Kind, Role, TableSpec
 
 __all__ = ["Encoder"]

@@ -164,15 +164,14 @@ def _expected_error(profile, measurements) -> float:
 def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | str | None = None,
         seed: int | None = None, *, config: TrainingConfig | None = None, min_rows: int = MIN_ROWS,
         table_name: str = "data", on_step: Callable[[int, int, float], None] | None = None,
-        holdout: float | None = None, defer_notices: bool = False,
-        prior_measurements: tuple = ()) -> SynthModel:
+        holdout: float | None = None, defer_notices: bool = False) -> SynthModel:
     """Fit a DP synthesizer to ``data`` with total privacy budget (``epsilon``, ``delta``).
 
     ``holdout`` keeps a share of the rows out of training as a control for risk measures (default:
     20 % for tables of ≥ 1,000 rows by a DP count, none below; 0 disables), chosen by a keyed hash
     of each row (:mod:`dp_synth.holdout`; the key is ``model.holdout_key``, never saved in the model).
-    ``prior_measurements`` are releases the caller already made about the same data (e.g. the
-    whole-table count that fixed a training sample's rate): composed into the statement.
+    ``data`` may also be a :class:`~dp_synth.source.TrainingSource` (the runtime passes an engine's:
+    measured by aggregate queries, DP-SGD on a bounded keyed sample).
     ``defer_notices`` keeps notices (PII detection) in ``model.notices`` instead of warning, so a
     caller can show them only once its run has succeeded.
     ``spec`` overrides kinds, roles and public domains (dict or YAML path). ``seed`` makes the
@@ -212,7 +211,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     with warnings.catch_warnings(record=True) as notices:  # PII notices: shown only once the run succeeded
         warnings.simplefilter("always")
         tspec, profile, measurements = measure_profile(counts, tspec, rho * config.profile_share, delta_threshold, rng)
-    measurements = [*prior_measurements, *first.measurements, *measurements]
+    measurements = [*first.measurements, *measurements]
     weak = _expected_error(profile, measurements)
     if weak > WEAK_TVD:
         notices.append(warnings.WarningMessage(

@@ -29,14 +29,13 @@ import polars as pl
 
 from .errors import InputError
 from .bounds import dp_bounds, pow2_top
-from .counts import (Counts, Distinct, Fine, Hist, NonFinite, Pow2, Rows, Values, as_counts, category_values,
-                     cell_index, numeric_values)
+from .counts import Counts, Distinct, Fine, Hist, NonFinite, Pow2, Rows, Values, as_counts
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter, discrete_gaussian_tail, discrete_gaussian_threshold
 from .spec import ColumnSpec, Kind, Role, TableSpec, warn_pii
 
 __all__ = ["NumericProfile", "CategoricalProfile", "TableProfile", "measure_profile", "NoisyCounter",
-           "numeric_values", "category_values", "cell_index", "OTHER", "discrete_gaussian_tail", "discrete_gaussian_threshold"]
+           "OTHER", "discrete_gaussian_tail", "discrete_gaussian_threshold"]
 
 OTHER = "__other__"          # code label for released-too-rare categories
 MAX_CELLS = 256              # fine cells per numeric column

@@ -10,7 +10,6 @@ Everything that touches the warehouse goes through :class:`dp_synth.engines.Engi
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 import warnings
@@ -18,8 +17,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
-
-import numpy as np
 
 from . import __version__
 from .engines import Engine, identity, open_engine
@@ -172,7 +169,6 @@ def _synthesize(eng: Engine, run: _Run, folder: Path | None, min_rows, invoked_b
     kill_point("before_measure")
     clock = {"start": time.perf_counter()}
     data = EngineSource(eng, source)  # measured by engine queries; DP-SGD reads a bounded keyed sample
-    clock["read"] = time.perf_counter()
 
     def step(i: int, steps: int, eps: float) -> None:
         if i >= steps // 2:
@@ -220,7 +216,7 @@ def _synthesize(eng: Engine, run: _Run, folder: Path | None, min_rows, invoked_b
         warnings.warn(text, UserWarning, stacklevel=3)
     end = time.perf_counter()
     seconds = {"measure": inside.get("measure", 0.0), "read": inside.get("read", 0.0),
-               "fit": clock["fit"] - clock["read"] - sum(inside.values()), "write": end - clock["fit"]}
+               "fit": clock["fit"] - clock["start"] - sum(inside.values()), "write": end - clock["fit"]}
     return SynthesisResult(source, twin, n, model, ledger.latest_for_twin(identity(twin)),
                            model_path=str(model_path) if model_path else None, seconds=seconds)
 

@@ -44,7 +44,7 @@ class Dialect:
         """A column as DOUBLE: dates in days, timestamps in microseconds since 1970 (UTC)."""
         raise NotImplementedError
 
-    def text(self, col: str, kind: Kind) -> str:
+    def text(self, col: str) -> str:
         """A categorical column as the text the in-memory path compares (booleans 'true'/'false')."""
         raise NotImplementedError
 
@@ -200,7 +200,7 @@ class EngineCounts(Counts):
     def _prepared(self, r: Hist | Values) -> tuple[str, Any]:
         """(the value a request's key is computed from, computed once per row; how to key it)."""
         if isinstance(r, Values):
-            return self.d.text(self.d.quote(r.column), Kind.CATEGORICAL), None
+            return self.d.text(self.d.quote(r.column)), None
         if isinstance(r.binning, Pow2):
             return self._clamped(r.column, r.kind, None, None), r.binning
         return self._clamped(r.column, r.kind, r.binning.lo, r.binning.hi), r.binning
@@ -240,7 +240,7 @@ class EngineCounts(Counts):
             col = encoder.columns[j]
             offset = int(col.has_null)
             if isinstance(col, CategoricalProfile):
-                values.append(f"{self.d.text(self.d.quote(col.name), Kind.CATEGORICAL)} AS x{j}")
+                values.append(f"{self.d.text(self.d.quote(col.name))} AS x{j}")
                 lookup = {k: i for i, k in enumerate(col.categories)}
                 fallback = lookup.get(OTHER, 0)
                 whens = " ".join(f"WHEN x{j} = ? THEN {i + offset}" for i in lookup.values())

@@ -23,7 +23,7 @@ from ..errors import ArtifactError, DPSynthError
 from ..evaluate.summary import ATTACKS, attack_risk, ml_efficacy, real_rows
 from ..evaluate.utility import _as_float
 from ..engines import Engine
-from ..profile import numeric_values
+from ..counts import numeric_values
 from ..spec import Kind
 from ..io.relation import Relation
 

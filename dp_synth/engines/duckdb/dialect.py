@@ -16,7 +16,7 @@ class DuckDBDialect(Dialect):
             return f"CAST(epoch_us({col}) AS DOUBLE)"
         return f"CAST({col} AS DOUBLE)"
 
-    def text(self, col: str, kind: Kind) -> str:
+    def text(self, col: str) -> str:
         return f"CAST({col} AS VARCHAR)"   # booleans: 'true'/'false', as the in-memory path
 
     def nonfinite(self, v: str) -> str:

@@ -20,7 +20,7 @@ class SparkDialect(Dialect):
             return f"CAST(unix_micros(CAST({col} AS TIMESTAMP)) AS DOUBLE)"
         return f"CAST({col} AS DOUBLE)"
 
-    def text(self, col: str, kind: Kind) -> str:
+    def text(self, col: str) -> str:
         return f"CAST({col} AS STRING)"   # booleans: 'true'/'false', as the in-memory path
 
     def nonfinite(self, v: str) -> str:
