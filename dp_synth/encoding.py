@@ -47,8 +47,10 @@ class Encoder:
         return out
 
     # ------------------------------------------------------------------ decode
-    def decode(self, codes: np.ndarray, rng: np.random.Generator, row_offset: int = 0) -> pa.Table:
-        """Codes → an Arrow table with every column of the spec, in order, in its type."""
+    def decode(self, codes: np.ndarray, rng: np.random.Generator, row_offset: int = 0,
+               dictionary: bool = False) -> pa.Table:
+        """Codes → an Arrow table with every column of the spec, in order, in its type (``dictionary``:
+        string categories as dictionary arrays over the released categories, the same values)."""
         by_name = {col.name: _decode_column(col, codes[:, j], rng) for j, col in enumerate(self.columns)}
         n = codes.shape[0]
         arrays = []
@@ -61,9 +63,11 @@ class Encoder:
                 arr = _fake_values(field, n, rng)
             else:
                 arr = pa.nulls(n)
+            if pa.types.is_dictionary(arr.type) and not (dictionary and _is_text(field.type)):
+                arr = arr.dictionary.take(arr.indices)  # a NULL index gives NULL
             arrays.append(_cast(arr, field.type, c.kind))
         # fields are nullable in the twin's Arrow schema; the warehouse table keeps its own DDL
-        schema = pa.schema([pa.field(f.name, f.type, True) for f in self.spec.schema])
+        schema = pa.schema([pa.field(f.name, a.type, True) for f, a in zip(self.spec.schema, arrays)])
         return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -89,7 +93,7 @@ def _decode_column(col, codes: np.ndarray, rng: np.random.Generator) -> pa.Array
     k = np.clip(codes - offset, 0, None)
     if isinstance(col, CategoricalProfile):
         idx = pa.array(np.clip(k, 0, len(col.categories) - 1).astype(np.int32), mask=null)
-        return pa.array(col.categories, pa.string()).take(idx)  # a NULL index gives NULL
+        return pa.DictionaryArray.from_arrays(idx, pa.array(col.categories, pa.string()))
     return pa.array(_draw_numeric(col, k, rng), type=pa.float64(), mask=null)
 
 
@@ -115,7 +119,13 @@ def _draw_numeric(col: NumericProfile, bins: np.ndarray, rng: np.random.Generato
     return x
 
 
+def _is_text(typ: pa.DataType) -> bool:
+    return pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ)
+
+
 def _cast(arr: pa.Array, typ: pa.DataType, kind: Kind) -> pa.Array:
+    if pa.types.is_dictionary(arr.type):  # categories kept as a dictionary: cast the dictionary only
+        return pa.DictionaryArray.from_arrays(arr.indices, arr.dictionary.cast(typ))
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), typ)
     if pa.types.is_date(typ) and pa.types.is_floating(arr.type):

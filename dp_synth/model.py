@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from .artifact import read_artifact, write_artifact
 from .encoding import Encoder
 from .errors import ArtifactError, InputError
 from .models import build_generator
+from .models.prefetch import prefetched
 from .privacy import PrivacyStatement
 from .profile import TableProfile
 from .spec import TableSpec
@@ -52,11 +54,14 @@ class SynthModel:
         share = float(self.metadata.get("holdout", {}).get("share", 0.0))
         return max(1, int(round(self.profile.n_noisy / (1.0 - share))))
 
-    def sample_batches(self, n: int | None = None, batch_size: int = 100_000,
-                       seed: int | None = None) -> Iterator[pa.RecordBatch]:
+    def sample_batches(self, n: int | None = None, batch_size: int = 100_000, seed: int | None = None,
+                       ahead: bool = False, dictionary: bool = False) -> Iterator[pa.RecordBatch]:
         """Yield ``n`` synthetic rows (default: the DP row count) as Arrow record batches.
 
         ``seed`` (or the fit seed) makes output reproducible; it is not cryptographically secure.
+        ``ahead``: draw and decode the next batch in a background thread while the caller writes this one
+        (the same rows as without). ``dictionary``: string categories as Arrow dictionary
+        arrays (cheaper to build and to insert; the values are the same strings).
         """
         n = self.default_rows if n is None else int(n)
         if n < 0:
@@ -67,14 +72,29 @@ class SynthModel:
         gen.manual_seed(int(rng.integers(0, 2**62)))
         encoder = self.encoder
         self.generator.eval()
-        done = 0
-        while done < n:
-            m = min(batch_size, n - done)
-            codes = self.generator.sample(m, generator=gen).numpy()
-            yield from encoder.decode(codes, rng, row_offset=done).to_batches()
-            done += m
+        sampler = self.generator.sampler()
+        sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
 
-    def sample_block(self, start: int, m: int, seed: int | None = None) -> pa.Table:
+        def tables() -> Iterator[pa.Table]:
+            done = 0
+            for m in sizes:
+                yield encoder.decode(sampler.sample(m, gen).numpy(), rng, row_offset=done, dictionary=dictionary)
+                done += m
+
+        if not ahead:
+            for table in tables():
+                yield from table.to_batches()
+            return
+        # the drawing thread gets the cores the caller's writer does not use (PyTorch's pool is per process)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) - 1))
+        try:
+            for table in prefetched(tables()):
+                yield from table.to_batches()
+        finally:
+            torch.set_num_threads(threads)
+
+    def sample_block(self, start: int, m: int, seed: int | None = None, dictionary: bool = False) -> pa.Table:
         """Rows ``start … start+m-1`` of a twin generated block by block (Spark partitions): keys are
         numbered from ``start``; each block draws fresh randomness (``seed``: reproducible per block)."""
         rng = np.random.default_rng([seed, start] if seed is not None else secrets.randbits(128))
@@ -82,7 +102,7 @@ class SynthModel:
         gen.manual_seed(int(rng.integers(0, 2**62)))
         self.generator.eval()
         codes = self.generator.sample(m, generator=gen).numpy()
-        return self.encoder.decode(codes, rng, row_offset=start)
+        return self.encoder.decode(codes, rng, row_offset=start, dictionary=dictionary)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "SynthModel":

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .sampler import Sampler
+
 __all__ = ["AutoregressiveGenerator"]
 
 
@@ -74,41 +76,13 @@ class AutoregressiveGenerator(nn.Module):
             nll = nll + nn.functional.cross_entropy(head(inp), codes[:, j], reduction="none")
         return nll
 
-    @torch.no_grad()
-    def bag_tables(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """For head j ≥ 1: (table, row offsets) with table rows = E_i @ W1_j[:, block i]ᵀ for every i < j.
+    def sampler(self) -> Sampler:
+        """The weights rearranged for fast sampling (a snapshot: take a new one after training)."""
+        return Sampler.of(self)
 
-        Head j's first layer on the embeddings of codes c_<j is then Σ_i table[offset_i + c_i]: one
-        ``embedding_bag`` (a gather-sum) instead of a (j·e)-wide matrix product — the same numbers,
-        e× fewer operations, no strided copies."""
-        e = self.config["embed_dim"]
-        out = []
-        for j in range(1, len(self.heads)):
-            w1 = self.heads[j][0].weight
-            blocks = [self.embeddings[i].weight @ w1[:, i * e:(i + 1) * e].T for i in range(j)]
-            sizes = torch.tensor([0] + [b.shape[0] for b in blocks[:-1]])
-            out.append((torch.cat(blocks, dim=0).contiguous(), torch.cumsum(sizes, 0)))
-        return out
-
-    @torch.inference_mode()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        codes = torch.zeros(n, len(self.heads), dtype=torch.long)
-        tables = self.bag_tables()
-        first = self.heads[0]
-        for j, head in enumerate(self.heads):
-            if j == 0:
-                logits = (first.weight[:, 0] + first.bias).expand(n, -1)
-            else:
-                table, offsets = tables[j - 1]
-                pre = nn.functional.embedding_bag(codes[:, :j] + offsets, table, mode="sum")
-                hidden = torch.tanh_(pre.add_(head[0].bias))
-                logits = torch.addmm(head[2].bias, hidden, head[2].weight.T)
-            cdf = torch.softmax(logits, dim=1).cumsum_(dim=1)
-            u = torch.rand(n, 1, generator=generator) * cdf[:, -1:]
-            codes[:, j] = torch.searchsorted(cdf, u).squeeze(1).clamp_(max=cdf.shape[1] - 1)
-        out = torch.empty_like(codes)
-        out[:, self.order] = codes
-        return out
+        """``n`` rows of codes in table order (see :class:`~dp_synth.models.sampler.Sampler`)."""
+        return self.sampler().sample(n, generator)
 
     @torch.no_grad()
     def logits(self, codes: torch.Tensor) -> list[torch.Tensor]:

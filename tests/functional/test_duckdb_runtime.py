@@ -64,8 +64,8 @@ def test_failed_write_leaves_nothing(db, monkeypatch):
     with duckdb.connect(str(db)) as con:
         before = tables(con)
 
-    def boom(self, n=None, batch_size=100_000, seed=None):
-        yield from original(self, 50, 50, seed)
+    def boom(self, n=None, batch_size=100_000, seed=None, **how):
+        yield from original(self, 50, 50, seed, **how)
         raise RuntimeError("disk full")
 
     original = dp_synth.SynthModel.sample_batches

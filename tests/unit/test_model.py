@@ -28,6 +28,43 @@ def test_twin_has_source_columns_types_and_order(model):
     assert twin.height == 300
 
 
+def test_streamed_batches_are_the_same_rows_ahead_or_not(model):
+    """The write path draws ahead in a thread and keeps string categories as dictionaries: same rows."""
+    threads = torch.get_num_threads()
+    plain = pa.Table.from_batches(list(model.sample_batches(700, batch_size=128, seed=3)))
+    fast = pa.Table.from_batches(list(model.sample_batches(700, batch_size=128, seed=3, ahead=True,
+                                                           dictionary=True)))
+    assert fast.num_rows == 700
+    assert any(pa.types.is_dictionary(t) for t in fast.schema.types)
+    decoded = pa.table([c.cast(t) for c, t in zip(fast.columns, plain.schema.types)], names=plain.column_names)
+    assert decoded.equals(plain)
+    assert torch.get_num_threads() == threads  # the drawing thread's setting is undone
+
+
+def test_a_consumer_that_stops_early_stops_the_drawing_thread(model):
+    import threading
+
+    threads = torch.get_num_threads()
+    batches = model.sample_batches(10_000, batch_size=100, seed=1, ahead=True)
+    next(batches)
+    batches.close()
+    assert not [t for t in threading.enumerate() if t.name == "dp-synth-prefetch" and t.is_alive()]
+    assert torch.get_num_threads() == threads
+
+
+def test_prefetch_hands_errors_to_the_caller():
+    from dp_synth.models.prefetch import prefetched
+
+    def items():
+        yield 1
+        raise RuntimeError("disk full")
+
+    it = prefetched(items())
+    assert next(it) == 1
+    with pytest.raises(RuntimeError, match="disk full"):
+        next(it)
+
+
 def test_keys_fresh_and_pii_not_from_data(model):
     twin = model.sample(500)
     assert twin["id"].n_unique() == 500

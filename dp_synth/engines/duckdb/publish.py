@@ -34,9 +34,14 @@ def write_twin(con, run, model, row: dict[str, Any]) -> int:
     retry_on_conflict(con.execute, f"CREATE SCHEMA IF NOT EXISTS {quote_ident(twin.schema)}")
     # the source's own column types, names and order; no rows
     con.execute(f"CREATE TABLE {tmp.sql} AS SELECT * FROM {source.sql} LIMIT 0")
+    # one DuckDB thread for the inserts: the generator draws the next batch on the other cores (2 cores:
+    # 1 + 1 writes ≈ 3× faster than sequential; 2 DuckDB threads insert these batches slower than 1)
+    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    con.execute("SET threads = 1")
+    batches = model.sample_batches(run.rows, ahead=True, dictionary=True)
     try:
         n = 0
-        for batch in model.sample_batches(run.rows):
+        for batch in batches:
             con.register(view, pa.Table.from_batches([batch]))
             try:
                 con.execute(f"INSERT INTO {tmp.sql} SELECT * FROM {quote_ident(view)}")
@@ -47,11 +52,16 @@ def write_twin(con, run, model, row: dict[str, Any]) -> int:
                 con.unregister(view)
             n += batch.num_rows
             kill_point("during_insert")
+        batches.close()
+        con.execute(f"SET threads = {int(threads)}")
         fingerprint = table_fingerprint(con, canonical(con, tmp))
         retry_on_conflict(_publish, con, run, tmp, {**row, "twin_rows": n, "twin_fingerprint": fingerprint})
     except BaseException:
         con.execute(f"DROP TABLE IF EXISTS {tmp.sql}")
         raise
+    finally:
+        batches.close()  # stops the drawing thread if the inserts stopped early
+        con.execute(f"SET threads = {int(threads)}")
     return n
 
 

@@ -1,0 +1,123 @@
+"""Fast exact sampling from an :class:`~dp_synth.models.autoregressive.AutoregressiveGenerator`.
+
+Three rewrites of the same arithmetic, each exact up to float rounding (tested against the trained
+layers):
+
+1. **Fused first layer.** Head j's first layer on the embeddings of codes c_<j is
+   Σ_i E_i[c_i] · W1_j[:, block i]ᵀ: one precomputed table row per (column, code), summed by
+   ``embedding_bag`` — e× fewer operations than the (j·e)-wide matrix product.
+2. **Sigmoid form.** tanh(x) = 2σ(2x) − 1, with the 2s and the −1 folded into the weights:
+   σ is ~10× cheaper than tanh in PyTorch on CPU, and nothing else changes.
+3. **One evaluation per distinct prefix.** Rows that share c_<j share head j's distribution. The
+   distinct prefixes are tracked as dense ids (a mark/cumsum relabel, no sort); each head runs once per
+   prefix and the rows gather their prefix's CDF. Early heads see a handful of prefixes, so most of the
+   work disappears; once distinct prefixes pass ``dense_share`` of the rows, the rest run row by row.
+
+Every row still draws its own uniform for every column, in the same order on either path, so with the
+same ``torch.Generator`` state the output does not depend on how prefixes were shared (tested).
+
+>>> import torch
+>>> from dp_synth.models.autoregressive import AutoregressiveGenerator
+>>> g = AutoregressiveGenerator([3, 4, 2])
+>>> Sampler.of(g).sample(5, torch.Generator().manual_seed(0)).shape
+torch.Size([5, 3])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["Sampler"]
+
+
+@dataclass(frozen=True)
+class _Head:
+    table: torch.Tensor    # (Σ_{i<j} k_i, hidden): 2 · E_i · W1_j[:, block i]ᵀ, blocks stacked
+    bias: torch.Tensor     # (hidden,): 2 · b1
+    weight: torch.Tensor   # (k, hidden): 2 · W2
+    shift: torch.Tensor    # (k, 1): b2 − W2 · 1
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """A generator's weights rearranged for sampling (a snapshot: build a new one after training)."""
+
+    first: torch.Tensor      # CDF of the first modelled column
+    offsets: torch.Tensor    # (H,) int32: where column i's codes start in every head's table
+    heads: tuple[_Head, ...]
+    cardinalities: tuple[int, ...]
+    order: tuple[int, ...]
+    dense_share: float = 0.8
+
+    @classmethod
+    @torch.inference_mode()
+    def of(cls, g: nn.Module, dense_share: float = 0.8) -> "Sampler":
+        e = int(g.config["embed_dim"])
+        ks = [int(k) for k in g.cardinalities]
+        first = g.heads[0]
+        cdf = torch.softmax(first.weight[:, 0] + first.bias, 0).cumsum(0)
+        starts = torch.zeros(len(ks), dtype=torch.int32)
+        starts[1:] = torch.cumsum(torch.tensor(ks[:-1], dtype=torch.int32), 0)
+        heads = []
+        for j in range(1, len(ks)):
+            lin1, lin2 = g.heads[j][0], g.heads[j][2]
+            blocks = [g.embeddings[i].weight @ lin1.weight[:, i * e:(i + 1) * e].T for i in range(j)]
+            heads.append(_Head(table=(2 * torch.cat(blocks, 0)).contiguous(), bias=2 * lin1.bias,
+                               weight=(2 * lin2.weight).contiguous(),
+                               shift=(lin2.bias - lin2.weight.sum(1))[:, None].contiguous()))
+        return cls(first=cdf, offsets=starts, heads=tuple(heads), cardinalities=tuple(ks),
+                   order=tuple(int(i) for i in g.order), dense_share=dense_share)
+
+    def _cdf(self, j: int, prefix: torch.Tensor) -> torch.Tensor:
+        """Head j's unnormalised CDF for each prefix row (codes c_<j, model order): shape (k_j, rows)."""
+        h = self.heads[j - 1]
+        pre = nn.functional.embedding_bag(prefix + self.offsets[:j], h.table, mode="sum")
+        logits = torch.addmm(h.shift, h.weight, torch.sigmoid_(pre.add_(h.bias)).T)
+        return logits.sub_(logits.amax(0, keepdim=True)).exp_().cumsum_(0)
+
+    @torch.inference_mode()
+    def log_probs(self, codes: torch.Tensor) -> list[torch.Tensor]:
+        """Each head's log-probabilities for ``codes`` (model order), row by row, shape (rows, k_j)."""
+        codes = codes.to(torch.int32)
+        out = [torch.log(torch.diff(self.first, prepend=self.first.new_zeros(1))).expand(codes.shape[0], -1)]
+        for j in range(1, len(self.cardinalities)):
+            cdf = self._cdf(j, codes[:, :j].contiguous())
+            out.append(torch.log(torch.diff(cdf, dim=0, prepend=cdf.new_zeros(1, cdf.shape[1])) / cdf[-1]).T)
+        return out
+
+    @torch.inference_mode()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` rows of codes (table order), int64, shape (n, columns)."""
+        ks, H = self.cardinalities, len(self.cardinalities)
+        codes = torch.empty(n, H, dtype=torch.int32)
+        u = torch.rand(n, generator=generator).mul_(self.first[-1])
+        codes[:, 0] = torch.searchsorted(self.first, u).clamp_(max=ks[0] - 1)
+        ids, prefixes = codes[:, 0].long(), torch.arange(ks[0], dtype=torch.int32)[:, None]
+        dense = n == 0
+        for j in range(1, H):
+            if dense:
+                cdf = self._cdf(j, codes[:, :j].contiguous())
+            else:
+                cdf = self._cdf(j, prefixes).index_select(1, ids)
+            u = torch.rand(n, generator=generator).mul_(cdf[-1])
+            codes[:, j] = (cdf[:-1] < u).sum(0, dtype=torch.int32)
+            if not dense and j < H - 1:
+                ids, prefixes, dense = self._extend(ids, prefixes, codes[:, j], ks[j], n)
+        out = torch.empty(n, H, dtype=torch.long)
+        out[:, list(self.order)] = codes.long()
+        return out
+
+    def _extend(self, ids, prefixes, c, k: int, n: int):
+        """Distinct prefixes one column longer: dense ids by marking (prefix id, code) pairs."""
+        key = ids * k + c
+        mark = torch.zeros(prefixes.shape[0] * k, dtype=torch.bool)
+        mark[key] = True
+        present = mark.nonzero().squeeze(1)
+        if present.numel() > self.dense_share * n:
+            return ids, prefixes, True
+        relabel = torch.cumsum(mark, 0) - 1
+        longer = torch.cat([prefixes[present // k], (present % k).to(torch.int32)[:, None]], 1)
+        return relabel[key], longer, False
