@@ -110,13 +110,36 @@ def _draw_numeric(col: NumericProfile, bins: np.ndarray, rng: np.random.Generato
     within = np.cumsum(share) - np.concatenate([[0.0], np.cumsum(share)])[starts[:-1]][owner]
     scale = owner + np.minimum(within, 1.0)
     bins = np.asarray(bins, dtype=np.int64)
-    cells = np.searchsorted(scale, bins + rng.random(len(bins)), side="left")
+    cells = guided_searchsorted(scale, bins + rng.random(len(bins)), units=len(starts) - 1)
     cells = np.clip(cells, starts[bins], starts[bins + 1] - 1)
     lo, hi = lows[cells], highs[cells]
     x = lo + rng.random(len(cells)) * (hi - lo)
     if col.kind is not Kind.FLOAT:
         x = np.where(hi > lo, np.floor(x), lo)
     return x
+
+
+def guided_searchsorted(scale: np.ndarray, v: np.ndarray, units: int, steps: int = 4) -> np.ndarray:
+    """``np.searchsorted(scale, v, side="left")`` for an increasing ``scale`` over [0, units], ~10× faster
+    on many queries: a guide table (≈ 4 slots per entry) gives each query a start at most a few entries
+    before its answer, a few vectorised steps finish, and the rare query still short falls back.
+
+    >>> guided_searchsorted(np.array([0.5, 0.5, 1.0, 1.7, 2.0]), np.array([0.2, 0.5, 0.6, 1.99]), units=2)
+    array([0, 0, 2, 4])
+    """
+    top = len(scale) - 1
+    per_unit = max(4, -(-4 * len(scale) // max(units, 1)))
+    guide = np.searchsorted(scale, np.arange(units * per_unit + 2) / per_unit, side="left")
+    # one slot early: a product rounded up must not start past the answer
+    i = guide[np.clip(np.floor(v * per_unit).astype(np.int64) - 1, 0, len(guide) - 1)]
+    for _ in range(steps):
+        short = (i <= top) & (scale[np.minimum(i, top)] < v)
+        if not short.any():
+            return i
+        i += short
+    short = np.flatnonzero((i <= top) & (scale[np.minimum(i, top)] < v))
+    i[short] = np.searchsorted(scale, v[short], side="left")
+    return i
 
 
 def _is_text(typ: pa.DataType) -> bool:

@@ -90,25 +90,26 @@ class Sampler:
 
     @torch.inference_mode()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` rows of codes (table order), int64, shape (n, columns)."""
+        """``n`` rows of codes (table order), int64, shape (n, columns), stored column by column (each
+        column contiguous, as the decoder reads them)."""
         ks, H = self.cardinalities, len(self.cardinalities)
-        codes = torch.empty(n, H, dtype=torch.int32)
+        codes = torch.empty(H, n, dtype=torch.int32)  # model order, one contiguous row per column
         u = torch.rand(n, generator=generator).mul_(self.first[-1])
-        codes[:, 0] = torch.searchsorted(self.first, u).clamp_(max=ks[0] - 1)
-        ids, prefixes = codes[:, 0].long(), torch.arange(ks[0], dtype=torch.int32)[:, None]
+        codes[0] = torch.searchsorted(self.first, u).clamp_(max=ks[0] - 1)
+        ids, prefixes = codes[0].long(), torch.arange(ks[0], dtype=torch.int32)[:, None]
         dense = n == 0
         for j in range(1, H):
             if dense:
-                cdf = self._cdf(j, codes[:, :j].contiguous())
+                cdf = self._cdf(j, codes[:j].T.contiguous())
             else:
                 cdf = self._cdf(j, prefixes).index_select(1, ids)
             u = torch.rand(n, generator=generator).mul_(cdf[-1])
-            codes[:, j] = (cdf[:-1] < u).sum(0, dtype=torch.int32)
+            codes[j] = (cdf[:-1] < u).sum(0, dtype=torch.int32)
             if not dense and j < H - 1:
-                ids, prefixes, dense = self._extend(ids, prefixes, codes[:, j], ks[j], n)
-        out = torch.empty(n, H, dtype=torch.long)
-        out[:, list(self.order)] = codes.long()
-        return out
+                ids, prefixes, dense = self._extend(ids, prefixes, codes[j], ks[j], n)
+        out = torch.empty(H, n, dtype=torch.long)
+        out[list(self.order)] = codes.long()
+        return out.T
 
     def _extend(self, ids, prefixes, c, k: int, n: int):
         """Distinct prefixes one column longer: dense ids by marking (prefix id, code) pairs."""

@@ -92,3 +92,22 @@ def test_numeric_cells_are_drawn_by_their_dp_mass():
     b1 = np.bincount(cells[40000:80000], minlength=6) / 40000
     assert abs(b1[3] - 0.5) < 0.01 and abs(b1[4] - 0.5) < 0.01  # no mass: equal shares
     assert set(cells[80000:]) == {5}
+
+
+def test_guided_search_is_numpy_searchsorted():
+    """The decoder's cell search equals np.searchsorted (left) on scales with ties, long flat runs
+    (zero-mass cells: the fallback path) and queries exactly on entries."""
+    import numpy as np
+
+    from dp_synth.encoding import guided_searchsorted
+
+    rng = np.random.default_rng(0)
+    for trial in range(30):
+        units = int(rng.integers(1, 20))
+        cells = int(rng.integers(1, 300))
+        scale = np.sort(rng.random(cells) * units)
+        scale[rng.random(cells) < 0.3] = 0.0  # ties at the bottom
+        scale = np.sort(np.round(scale, int(rng.integers(0, 4))))  # many ties, runs of equal entries
+        scale[-1] = units
+        v = np.concatenate([rng.random(5000) * units, scale[rng.integers(0, cells, 500)]])
+        assert (guided_searchsorted(scale, v, units) == np.searchsorted(scale, v, side="left")).all(), trial
