@@ -59,8 +59,8 @@ class SynthModel:
         """Yield ``n`` synthetic rows (default: the DP row count) as Arrow record batches.
 
         ``seed`` (or the fit seed) makes output reproducible; it is not cryptographically secure.
-        ``ahead``: draw and decode the next batch in a background thread while the caller writes this one
-        (the same rows as without). ``dictionary``: string categories as Arrow dictionary
+        ``ahead``: draw the next batch's codes in a background thread while this one is decoded and
+        written (the same rows as without). ``dictionary``: string categories as Arrow dictionary
         arrays (cheaper to build and to insert; the values are the same strings).
         """
         n = self.default_rows if n is None else int(n)
@@ -75,22 +75,22 @@ class SynthModel:
         sampler = self.generator.sampler()
         sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
 
-        def tables() -> Iterator[pa.Table]:
+        codes = (sampler.sample(m, gen).numpy() for m in sizes)
+
+        def tables(blocks: Iterator[np.ndarray]) -> Iterator[pa.RecordBatch]:
             done = 0
-            for m in sizes:
-                yield encoder.decode(sampler.sample(m, gen).numpy(), rng, row_offset=done, dictionary=dictionary)
-                done += m
+            for block in blocks:
+                yield from encoder.decode(block, rng, row_offset=done, dictionary=dictionary).to_batches()
+                done += block.shape[0]
 
         if not ahead:
-            for table in tables():
-                yield from table.to_batches()
+            yield from tables(codes)
             return
         # the drawing thread gets the cores the caller's writer does not use (PyTorch's pool is per process)
         threads = torch.get_num_threads()
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) - 1))
         try:
-            for table in prefetched(tables()):
-                yield from table.to_batches()
+            yield from tables(prefetched(codes))
         finally:
             torch.set_num_threads(threads)
 

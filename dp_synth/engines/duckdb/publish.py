@@ -17,7 +17,11 @@ from .catalog import canonical, identity, resolve
 from .ledger import retry_on_conflict
 from .scan import table_fingerprint
 
-__all__ = ["write_twin", "drop_staging"]
+__all__ = ["write_twin", "drop_staging", "ROW_GROUP_ROWS"]
+
+# DuckDB's row group size: inserts of whole row groups are written straight to the file (measured, 4M-row
+# Adult twin on 2 cores, one DuckDB thread: 1.28–1.36M rows/s in batches of 122,880, 0.84–1.0M in 100,000)
+ROW_GROUP_ROWS = 122_880
 
 
 def _staging(twin: Relation, run_id: str) -> Relation:
@@ -38,7 +42,7 @@ def write_twin(con, run, model, row: dict[str, Any]) -> int:
     # 1 + 1 writes ≈ 3× faster than sequential; 2 DuckDB threads insert these batches slower than 1)
     threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
     con.execute("SET threads = 1")
-    batches = model.sample_batches(run.rows, ahead=True, dictionary=True)
+    batches = model.sample_batches(run.rows, batch_size=ROW_GROUP_ROWS, ahead=True, dictionary=True)
     try:
         n = 0
         for batch in batches:
