@@ -88,7 +88,8 @@ class SynthModel:
             return
         # the drawing thread gets the cores the caller's writer does not use (PyTorch's pool is per process)
         threads = torch.get_num_threads()
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) - 1))
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(max(1, cores - 1))
         try:
             yield from tables(prefetched(codes))
         finally:
