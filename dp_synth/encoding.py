@@ -89,10 +89,10 @@ def _encode_column(col, values: pl.Series) -> np.ndarray:
 
 def _decode_column(col, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
     offset = int(col.has_null)
-    null = (codes == 0) if col.has_null else np.zeros(len(codes), bool)
+    null = (codes == 0) if col.has_null else None  # None: no validity bitmap to build
     k = np.clip(codes - offset, 0, None)
     if isinstance(col, CategoricalProfile):
-        idx = pa.array(np.clip(k, 0, len(col.categories) - 1).astype(np.int32), mask=null)
+        idx = pa.array(np.minimum(k, len(col.categories) - 1).astype(np.int32, copy=False), mask=null)
         return pa.DictionaryArray.from_arrays(idx, pa.array(col.categories, pa.string()))
     return pa.array(_draw_numeric(col, k, rng), type=pa.float64(), mask=null)
 

@@ -90,7 +90,7 @@ class Sampler:
 
     @torch.inference_mode()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` rows of codes (table order), int64, shape (n, columns), stored column by column (each
+        """``n`` rows of codes (table order), int32, shape (n, columns), stored column by column (each
         column contiguous, as the decoder reads them)."""
         ks, H = self.cardinalities, len(self.cardinalities)
         codes = torch.empty(H, n, dtype=torch.int32)  # model order, one contiguous row per column
@@ -107,8 +107,8 @@ class Sampler:
             codes[j] = (cdf[:-1] < u).sum(0, dtype=torch.int32)
             if not dense and j < H - 1:
                 ids, prefixes, dense = self._extend(ids, prefixes, codes[j], ks[j], n)
-        out = torch.empty(H, n, dtype=torch.long)
-        out[list(self.order)] = codes.long()
+        out = torch.empty(H, n, dtype=torch.int32)
+        out[list(self.order)] = codes
         return out.T
 
     def _extend(self, ids, prefixes, c, k: int, n: int):
