@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from .counts import category_values, cell_index, numeric_values
 from .profile import OTHER, CategoricalProfile, NumericProfile, TableProfile
-from .spec import Kind, Role, TableSpec
+from .spec import Kind, Role, TableSpec, is_text
 
 __all__ = ["Encoder"]
 
@@ -63,7 +63,7 @@ class Encoder:
                 arr = _fake_values(field, n, rng)
             else:
                 arr = pa.nulls(n)
-            if pa.types.is_dictionary(arr.type) and not (dictionary and _is_text(field.type)):
+            if pa.types.is_dictionary(arr.type) and not (dictionary and is_text(field.type)):
                 arr = arr.dictionary.take(arr.indices)  # a NULL index gives NULL
             arrays.append(_cast(arr, field.type, c.kind))
         # fields are nullable in the twin's Arrow schema; the warehouse table keeps its own DDL
@@ -142,10 +142,6 @@ def guided_searchsorted(scale: np.ndarray, v: np.ndarray, units: int, steps: int
     return i
 
 
-def _is_text(typ: pa.DataType) -> bool:
-    return pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ)
-
-
 def _cast(arr: pa.Array, typ: pa.DataType, kind: Kind) -> pa.Array:
     if pa.types.is_dictionary(arr.type):  # categories kept as a dictionary: cast the dictionary only
         return pa.DictionaryArray.from_arrays(arr.indices, arr.dictionary.cast(typ))
@@ -181,8 +177,7 @@ def _fresh_keys(typ: pa.DataType, n: int, offset: int, rng: np.random.Generator)
 
 def _fake_values(field: pa.Field, n: int, rng: np.random.Generator) -> pa.Array:
     """PII filler: strings like ``email_3fa2c1d0`` (obviously synthetic); NULL for other types."""
-    if pa.types.is_string(field.type) or pa.types.is_large_string(field.type) \
-            or pa.types.is_string_view(field.type):
+    if is_text(field.type):
         tokens = rng.integers(0, 2**32, size=n, dtype=np.uint64)
         return pa.array([f"{field.name}_{t:08x}" for t in tokens.tolist()], pa.string())
     return pa.nulls(n)

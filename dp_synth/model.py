@@ -95,7 +95,7 @@ class SynthModel:
         finally:
             torch.set_num_threads(threads)
 
-    def sample_block(self, start: int, m: int, seed: int | None = None, dictionary: bool = False) -> pa.Table:
+    def sample_block(self, start: int, m: int, seed: int | None = None) -> pa.Table:
         """Rows ``start … start+m-1`` of a twin generated block by block (Spark partitions): keys are
         numbered from ``start``; each block draws fresh randomness (``seed``: reproducible per block)."""
         rng = np.random.default_rng([seed, start] if seed is not None else secrets.randbits(128))
@@ -103,7 +103,7 @@ class SynthModel:
         gen.manual_seed(int(rng.integers(0, 2**62)))
         self.generator.eval()
         codes = self.generator.sample(m, generator=gen).numpy()
-        return self.encoder.decode(codes, rng, row_offset=start, dictionary=dictionary)
+        return self.encoder.decode(codes, rng, row_offset=start)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "SynthModel":

@@ -28,7 +28,7 @@ import yaml
 from .errors import InputError
 
 __all__ = ["Kind", "Role", "ColumnSpec", "TableSpec", "load_spec_overrides", "MAX_LEARNED_COLUMNS", "type_range",
-           "check_width"]
+           "is_text", "check_width"]
 
 MAX_LEARNED_COLUMNS = 100  # candidate pairs grow as k²; measured in docs/reliability.md
 
@@ -60,6 +60,12 @@ _UNSUPPORTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_struct, pa
                 pa.types.is_duration, pa.types.is_interval)
 
 
+def is_text(arrow_type: pa.DataType) -> bool:
+    """A plain string type (utf8, large_utf8, string_view; not a dictionary)."""
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) \
+        or pa.types.is_string_view(arrow_type)
+
+
 def kind_of(arrow_type: pa.DataType) -> Kind | None:
     """The kind dp-synth models an Arrow type as, or None if it cannot be learned."""
     if pa.types.is_boolean(arrow_type):
@@ -72,8 +78,7 @@ def kind_of(arrow_type: pa.DataType) -> Kind | None:
         return Kind.DATE
     if pa.types.is_timestamp(arrow_type):
         return Kind.TIMESTAMP
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) \
-            or pa.types.is_string_view(arrow_type) or pa.types.is_dictionary(arrow_type):
+    if is_text(arrow_type) or pa.types.is_dictionary(arrow_type):
         return Kind.CATEGORICAL
     return None
 
@@ -232,8 +237,7 @@ def _column(f: pa.Field, override: Mapping[str, Any], table: str) -> ColumnSpec:
                              f"([{lo:g}, {hi:g}]); declare bounds the data can have")
     cats = override.get("categories")
     if cats is not None:
-        if kind is not Kind.CATEGORICAL or not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-                                                or pa.types.is_string_view(f.type) or pa.types.is_dictionary(f.type)):
+        if kind is not Kind.CATEGORICAL or not (is_text(f.type) or pa.types.is_dictionary(f.type)):
             raise InputError(f"{where}: categories apply to string columns; this column is {kind.value} "
                              f"(type {f.type}). " + ("Declare bounds instead" if kind.is_numeric else
                                                      "Remove the categories"))

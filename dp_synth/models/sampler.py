@@ -97,7 +97,7 @@ class Sampler:
         u = torch.rand(n, generator=generator).mul_(self.first[-1])
         codes[0] = torch.searchsorted(self.first, u).clamp_(max=ks[0] - 1)
         ids, prefixes = codes[0].long(), torch.arange(ks[0], dtype=torch.int32)[:, None]
-        dense = n == 0
+        dense = False
         for j in range(1, H):
             if dense:
                 cdf = self._cdf(j, codes[:j].T.contiguous())
