@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .layers import RowEmbedding
 from .sampler import Sampler
 
 __all__ = ["AutoregressiveGenerator"]
@@ -31,7 +32,7 @@ class AutoregressiveGenerator(nn.Module):
         self.cardinalities = [int(cardinalities[i]) for i in self.order]
         if marginals is not None:
             marginals = [marginals[i] for i in self.order]
-        self.embeddings = nn.ModuleList(nn.Embedding(k, embed_dim) for k in self.cardinalities[:-1])
+        self.embeddings = nn.ModuleList(RowEmbedding(k, embed_dim) for k in self.cardinalities[:-1])
         heads = [nn.Linear(1, self.cardinalities[0])]
         for j, k in enumerate(self.cardinalities[1:], start=1):
             heads.append(nn.Sequential(nn.Linear(j * embed_dim, hidden), nn.Tanh(), nn.Linear(hidden, k)))
