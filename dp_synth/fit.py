@@ -21,6 +21,7 @@ from .holdout import AUTO_MIN_ROWS, AUTO_SHARE, HOLDOUT_MAX_ROWS, HoldoutPlan
 from .errors import InputError
 from .model import SynthModel
 from .models import build_generator
+from .models.calibrate import rake_marginals
 from .privacy import Measurement, PrivacyStatement, calibrate_profile_rho, calibrate_sgd_sigma
 from .marginals import all_pairs, measure_tree
 from .pairs import measure_extra_pairs
@@ -272,6 +273,10 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
 
     result = train_dp(generator, codes, sample_rate=q, steps=steps, noise_multiplier=sigma,
                       expected_batch_size=q * n_sgd, config=config, seed=seed, on_step=progress)
+    if config.rake_rounds > 0:  # post-processing: the DP marginals pull the model's 1-way marginals to them
+        gen_rake = torch.Generator()
+        gen_rake.manual_seed(int(secure_rng(None if seed is None else seed + 3).integers(0, 2**62)))
+        rake_marginals(generator, encoder.marginals(), rounds=config.rake_rounds, generator=gen_rake)
     statement = PrivacyStatement.of([*measurements, sgd], dlt)
     if statement.epsilon > eps * (1 + 1e-9):  # never report a guarantee we did not meet
         raise AssertionError(f"internal error: composed ε {statement.epsilon} exceeds target {eps}")

@@ -227,20 +227,31 @@ def _numeric(counts: Counts, c: ColumnSpec, binning: Fine, counter: NoisyCounter
 
 
 def _quantile_bins(mass: np.ndarray, k: int = 16) -> list[int]:
-    """Cut the fine cells into ≤ k contiguous bins of about equal noisy mass."""
-    cdf = np.cumsum(mass) / mass.sum()
-    cuts = {0, len(mass)}
-    for q in np.arange(1, k) / k:
-        cuts.add(int(np.searchsorted(cdf, q, side="left")) + 1)
-    cuts = sorted(c for c in cuts if 0 <= c <= len(mass))
-    # merge empty bins into their left neighbour so every bin can be sampled
-    out = [cuts[0]]
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        if mass[out[-1]:b].sum() > 0 or len(out) == 1:
-            out.append(b)
-        else:
-            out[-1] = b
-    return out
+    """Cut the fine cells into ≤ k contiguous bins of about equal noisy mass, left to right, each bin's
+    target being the mass still to cut over the bins still to fill. A cell heavier than that target (an
+    atom: 0 capital gain, 40 hours a week) becomes a bin of its own and the rest of the range shares the
+    remaining bins: plain quantiles give a column that is 92 % zeros 2 bins for its other 8 %, this ≈ 15.
+    Post-processing of the noisy ``mass``; every bin has mass > 0, so every bin can be sampled.
+
+    >>> _quantile_bins(np.array([0, 92, 1, 1, 1, 1, 2, 2]), k=4)
+    [0, 2, 5, 7, 8]
+    """
+    mass = np.clip(np.asarray(mass, dtype=float), 0.0, None)
+    cuts, acc, left, bins = [0], 0.0, float(mass.sum()), k
+    for i, m in enumerate(mass):
+        if bins > 1 and acc > 0 and acc + m > left / bins and acc + m - left / bins > left / bins - acc:
+            cuts.append(i)  # cell i would overshoot by more than stopping short: close the bin before it
+            left, bins, acc = left - acc, bins - 1, 0.0
+        acc += m
+        if bins > 1 and acc > 0 and acc >= left / bins:
+            cuts.append(i + 1)
+            left, bins, acc = left - acc, bins - 1, 0.0
+    if cuts[-1] != len(mass):
+        cuts.append(len(mass))
+    # an empty last bin (the tail past the last cut holds no mass) joins its left neighbour
+    if len(cuts) > 2 and mass[cuts[-2]:cuts[-1]].sum() <= 0:
+        del cuts[-2]
+    return cuts
 
 
 def _categorical(counts: Counts, c: ColumnSpec, counter: NoisyCounter, unit: float, nullable: bool,

@@ -43,6 +43,7 @@ class TrainingConfig:
     extra_share: float = 0.1
     pretrain_rows: int = 50_000     # samples from the DP tree used to pretrain (free)
     pretrain_epochs: int = 4
+    rake_rounds: int = 3            # passes of raking the trained model to the DP 1-way marginals (free; 0: off)
     max_steps: int = 320            # DP-SGD steps at most (Adult at 12 epochs needs 305): cost flat in rows;
                                     # at large n each step has less noise (q = B/n̂ amplifies)
 

