@@ -36,7 +36,8 @@ def rake_marginals(g: nn.Module, marginals: Sequence[np.ndarray], *, rows: int =
                    generator: torch.Generator | None = None) -> None:
     """Shift ``g``'s output biases in place so its 1-way marginals approach ``marginals`` (table order).
 
-    Codes whose target mass is 0 are left as they are (the model keeps its own small mass there)."""
+    A code whose target mass is 0 gets no shift of its own: the other codes' shifts are centred (mean
+    0) before clipping, so its probability moves only through the softmax's normalisation."""
     targets = [np.asarray(marginals[i], dtype=np.float64) for i in g.order]
     for _ in range(max(0, rounds)):
         codes = g.sample(rows, generator).numpy()[:, list(g.order)]
