@@ -53,6 +53,11 @@ def _exponential(scores: np.ndarray, epsilon: float, rng: np.random.Generator | 
     return int(np.argmax(epsilon * scores / 2.0 + g))
 
 
+def noise_l1(sigma: float, cells: int) -> float:
+    """Expected L1 norm of Gaussian noise of scale σ on ``cells`` counts: √(2/π)·σ·cells."""
+    return math.sqrt(2.0 / math.pi) * sigma * cells
+
+
 def all_pairs(d: int) -> list[tuple[int, int]]:
     return [(i, j) for i in range(d) for j in range(i + 1, d)]
 

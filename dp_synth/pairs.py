@@ -3,8 +3,10 @@ reweighted to agree with them.
 
 A spanning tree holds d − 1 of the d(d−1)/2 pairs. After it, ``k`` more pairs are picked one at a
 time by the exponential mechanism — score: the L1 distance between the pair's true counts and the
-counts the current synthetic sample implies (scaled to the DP row count; sensitivity 1), i.e. the
-worst-approximated pair — and each is measured with discrete Gaussian noise. The tree's sample is
+counts the current synthetic sample implies (scaled to the DP row count; sensitivity 1), less the L1
+error the pair's own measurement noise would leave (√(2/π)·σ·cells: AIM's penalty, public), i.e. the
+worst-approximated pair that its measurement can still improve — and each is measured with discrete
+Gaussian noise. The tree's sample is
 then reweighted by iterative proportional fitting to the measured tables and resampled: all of it
 post-processing of DP releases, so the pretraining rows cost nothing more.
 """
@@ -15,7 +17,7 @@ import math
 
 import numpy as np
 
-from .marginals import _exponential
+from .marginals import _exponential, noise_l1
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter
 
@@ -60,13 +62,16 @@ def measure_extra_pairs(tables: dict, cards: list[int], sample: np.ndarray, tree
         return {}, np.full(len(sample), 1.0 / len(sample))
     eps_round = math.sqrt(8 * rho_select / k)  # exponential mechanism with ε is ε²/8-zCDP
     rho_pair = rho_measure / k
+    # AIM's penalty: the L1 error the pair's own measurement noise will leave (public: σ and the cell
+    # count), so that a large table whose noisy release would tell little is not picked for its size
+    penalty = {p: noise_l1(1.0 / math.sqrt(2.0 * rho_pair), tables[p].size) for p in pairs}
     true = {p: tables[p] for p in pairs}
     tables: dict = {}
     w = np.full(len(sample), 1.0 / len(sample))
     for _ in range(k):
         left = [p for p in pairs if p not in tables]
         scores = np.array([np.abs(true[p] - n_noisy * _weighted_counts(sample, w, *p, cards[p[0]], cards[p[1]])).sum()
-                           for p in left])
+                           - penalty[p] for p in left])
         p = left[_exponential(scores, eps_round, rng)]
         noisy, _ = counter.counts(true[p].ravel(), rho_pair, f"2-way marginal of columns {p[0]}×{p[1]} (adaptive)")
         tables[p] = np.clip(noisy.reshape(true[p].shape), 0, None)

@@ -40,3 +40,25 @@ def test_fit_with_extra_pairs_keeps_the_budget():
     m = dp_synth.fit(df, 1.0, 1e-5, seed=0, config=dp_synth.TrainingConfig(epochs=1, extra_pairs=2))
     assert m.privacy.epsilon <= 1.0 + 1e-9
     assert sum("adaptive" in ms.target for ms in m.privacy.measurements) >= 1
+
+
+def test_selection_discounts_the_noise_a_large_table_will_get():
+    """AIM's penalty: a 900-cell pair the sample gets more wrong (L1 38,667) loses to a 4-cell pair
+    (L1 20,000) once the L1 error its own noise would leave (√(2/π)·σ·cells ≈ 22,700 at σ = 31.6) is
+    taken off; with enough budget (σ = 1) the large pair wins."""
+    rng = np.random.default_rng(3)
+    n = 20000
+    b, c = rng.integers(0, 2, n), rng.integers(0, 30, n)
+    codes = np.column_stack([b, b, c, c])  # 0 = 1 (binary), 2 = 3 (30 values)
+    cards = [2, 2, 30, 30]
+    sample = np.column_stack([rng.integers(0, k, 20000) for k in cards])  # knows no pair
+    true = code_pairs(codes, cards, all_pairs(4))
+
+    def pick(rho_measure):
+        counter = NoisyCounter(np.random.RandomState(0))
+        tables, _ = measure_extra_pairs(true, cards, sample, set(), float(n), 1, 2.0, rho_measure, counter,
+                                        np.random.default_rng(4))
+        return list(tables)
+
+    assert pick(0.0005) == [(0, 1)]
+    assert pick(0.5) == [(2, 3)]
