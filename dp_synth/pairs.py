@@ -6,9 +6,9 @@ time by the exponential mechanism — score: the L1 distance between the pair's 
 counts the current synthetic sample implies (scaled to the DP row count; sensitivity 1), less the L1
 error the pair's own measurement noise would leave (√(2/π)·σ·cells: AIM's penalty, public), i.e. the
 worst-approximated pair that its measurement can still improve — and each is measured with discrete
-Gaussian noise. The tree's sample is
-then reweighted by iterative proportional fitting to the measured tables and resampled: all of it
-post-processing of DP releases, so the pretraining rows cost nothing more.
+Gaussian noise. The tree's sample is then reweighted by iterative proportional fitting to the
+measured tables and resampled: all of it post-processing of DP releases, so the pretraining rows
+cost nothing more.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from .marginals import _exponential, noise_l1
 from .privacy import Measurement
-from .privacy.noise import NoisyCounter
+from .privacy.noise import NoisyCounter, sigma_of
 
 __all__ = ["measure_extra_pairs", "reweight"]
 
@@ -64,7 +64,7 @@ def measure_extra_pairs(tables: dict, cards: list[int], sample: np.ndarray, tree
     rho_pair = rho_measure / k
     # AIM's penalty: the L1 error the pair's own measurement noise will leave (public: σ and the cell
     # count), so that a large table whose noisy release would tell little is not picked for its size
-    penalty = {p: noise_l1(1.0 / math.sqrt(2.0 * rho_pair), tables[p].size) for p in pairs}
+    penalty = {p: noise_l1(sigma_of(rho_pair), tables[p].size) for p in pairs}
     true = {p: tables[p] for p in pairs}
     tables: dict = {}
     w = np.full(len(sample), 1.0 / len(sample))

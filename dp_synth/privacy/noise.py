@@ -15,7 +15,12 @@ from scipy.stats import norm
 
 from .accountant import Measurement
 
-__all__ = ["NoisyCounter", "discrete_gaussian_tail", "discrete_gaussian_threshold"]
+__all__ = ["NoisyCounter", "sigma_of", "discrete_gaussian_tail", "discrete_gaussian_threshold"]
+
+
+def sigma_of(rho: float) -> float:
+    """Scale of the Gaussian noise on sensitivity-1 counts that is ρ-zCDP: σ = 1/√(2ρ)."""
+    return 1.0 / math.sqrt(2.0 * rho)
 
 
 class NoisyCounter:
@@ -26,7 +31,7 @@ class NoisyCounter:
         self.measurements: list[Measurement] = []
 
     def counts(self, true_counts: np.ndarray, rho: float, target: str, delta_extra: float = 0.0):
-        sigma = 1.0 / math.sqrt(2.0 * rho)
+        sigma = sigma_of(rho)
         mech = GaussianDiscrete(epsilon=1.0, delta=0.5, sensitivity=1, random_state=self._rng)
         mech._scale = sigma  # noise fixed by ρ; accounted exactly by its RDP curve, not (ε, δ)
         noisy = np.array([mech.randomise(int(c)) for c in np.asarray(true_counts)], dtype=float)
