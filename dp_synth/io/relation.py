@@ -1,7 +1,7 @@
 r'''Relation names: parsing ``schema.table`` (with SQL double-quote rules) and quoting.
 
 >>> Relation.parse('"my schema"."odd.""name"""')
-Relation(schema='my schema', name='odd."name')
+Relation(schema='my schema', name='odd."name"')
 >>> Relation.parse('sales.orders').sql
 '"sales"."orders"'
 '''
