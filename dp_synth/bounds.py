@@ -51,12 +51,13 @@ def _dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec,
         first, last = _pooled_support(noisy, sigma)
     # a sign whose whole side of the histogram holds no clear mass is noise: counts and amounts whose
     # data are ≥ 0 never get a negative lower bound (and vice versa) because of one noisy bucket
-    # (a side is clear when some window of its cells clears 4.5σ√m; at most one side is dropped)
-    neg = first < k and not _clear(noisy[first:k], sigma)
-    pos = last > k and not _clear(noisy[k + 1:last + 1], sigma)
-    if neg and not (pos and last > k and first < k):
+    # (a side is clear when some window of its cells clears 4.5σ√m; an unclear side is dropped when the
+    # other side is clear or absent — when neither side is clear, the pooled search found thin data: kept)
+    neg_unclear = first < k and not _clear(noisy[first:k], sigma)
+    pos_unclear = last > k and not _clear(noisy[k + 1:last + 1], sigma)
+    if neg_unclear and not pos_unclear:
         first = k
-    elif pos and not (neg and first < k):
+    elif pos_unclear and not neg_unclear:
         last = k
     lo = _bucket_edges(first - k)[0]
     hi = _bucket_edges(last - k)[1]
@@ -81,8 +82,8 @@ def _support(noisy: np.ndarray, sigma: float, extend: float) -> tuple[int, int]:
     The contiguous run around the fullest cell, grown while the next cell clears ``extend``·σ,
     joined with the outermost cells that clear WINDOW_Z·σ, so that gaps in real data (zero-inflated
     amounts) are bridged. An empty cell clears 5.3σ w.p. 6·10⁻⁸, ≈ 10⁻⁵ over a column's 169 cells; at
-    the 4.5σ used before, 3·10⁻⁶ per cell made ≈ 1 fit in 300 clamp a column to a bound like 2¹⁸ or
-    2⁴⁷ (measured with the secure sampler: that column's twin is then one fine cell of noise).
+    the 4.5σ used before, 3·10⁻⁶ per cell gave 2 of 300 Adult fits a bound of 2⁴⁷ or −2³³ (secure
+    sampler, ε = 0.5: that column's twin is then one fine cell of noise).
     """
     a = z = int(np.argmax(noisy))
     while a > 0 and noisy[a - 1] > extend * sigma:
@@ -136,8 +137,8 @@ def _widen(noisy: np.ndarray, sigma: float, a: int, z: int) -> tuple[int, int]:
     """Grow [a, z] to the outermost window of m ∈ {2, 3, 4, 6, 8} neighbouring cells past it whose noisy
     sum clears WINDOW_Z·σ√m. The threshold is set for the whole family: ≈ 230 independent windows per
     column (overlapping windows of a size are correlated), each cleared by pure noise w.p. 6·10⁻⁸ at
-    5.3σ, so one column's bounds jump to a far, empty octave w.p. ≈ 1.4·10⁻⁵ (at 4.5σ it was ≈ 10⁻³:
-    measured, 2 fits in 150 got a bound of 2⁵⁷).
+    5.3σ, so one column's bounds jump to a far, empty octave w.p. ≈ 1.4·10⁻⁵ (at 4.5σ, ≈ 10⁻³: 2 of 150
+    Adult fits got a bound of 2⁵⁷ or −2³⁶).
 
     >>> noisy = np.zeros(40); noisy[20] = 5000.0; noisy[24:27] = 100.0   # 300 rows over 3 cells, σ = 20
     >>> _widen(noisy, 20.0, 20, 20)
