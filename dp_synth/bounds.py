@@ -1,6 +1,7 @@
-"""DP bounds of numeric columns: a histogram over signed powers of two (and a 32-cell refinement for
-data in one octave far from 0), read off as the support of the noisy counts. Post-processing of
-discrete Gaussian count vectors only; values outside the bounds are clamped.
+"""DP bounds of numeric columns: a histogram over signed powers of two, then a 32-cell refinement for
+data in one octave far from 0 or else a second measurement of the same histogram, read off as the
+support of the noisy counts. Post-processing of discrete Gaussian count vectors only; values outside
+the bounds are clamped.
 """
 
 from __future__ import annotations
@@ -127,10 +128,14 @@ def _pooled_support(noisy: np.ndarray, sigma: float) -> tuple[int, int]:
     return _widen(noisy, sigma, a, z)
 
 
+def _window_sums(cells: np.ndarray, m: int) -> np.ndarray:
+    """Sums of every m neighbouring cells: entry j is cells j … j+m−1 (empty when fewer than m cells)."""
+    return np.convolve(cells, np.ones(m), mode="valid") if len(cells) >= m else np.empty(0)
+
+
 def _clear(cells: np.ndarray, sigma: float) -> bool:
     """Whether some window of m ∈ {1, 2, 3, 4, 6, 8} neighbouring cells has a noisy sum above 4.5σ√m."""
-    return any(np.any(np.convolve(cells, np.ones(m), mode="valid") > 4.5 * sigma * math.sqrt(m))
-               for m in (1, 2, 3, 4, 6, 8) if len(cells) >= m)
+    return any(np.any(_window_sums(cells, m) > 4.5 * sigma * math.sqrt(m)) for m in (1, 2, 3, 4, 6, 8))
 
 
 def _widen(noisy: np.ndarray, sigma: float, a: int, z: int) -> tuple[int, int]:
@@ -146,16 +151,12 @@ def _widen(noisy: np.ndarray, sigma: float, a: int, z: int) -> tuple[int, int]:
     """
     for m in (2, 3, 4, 6, 8):
         s = WINDOW_Z * sigma * math.sqrt(m)
-        if len(noisy) - z - 1 >= m:
-            right = np.convolve(noisy[z + 1:], np.ones(m), mode="valid")  # window j: cells z+1+j … z+j+m
-            hit = np.flatnonzero(right > s)
-            if hit.size:
-                z = z + int(hit.max()) + m
-        if a >= m:
-            left = np.convolve(noisy[:a], np.ones(m), mode="valid")  # window j: cells j … j+m-1
-            hit = np.flatnonzero(left > s)
-            if hit.size:
-                a = int(hit.min())
+        hit = np.flatnonzero(_window_sums(noisy[z + 1:], m) > s)  # window j: cells z+1+j … z+j+m
+        if hit.size:
+            z = z + int(hit.max()) + m
+        hit = np.flatnonzero(_window_sums(noisy[:a], m) > s)  # window j: cells j … j+m−1
+        if hit.size:
+            a = int(hit.min())
     return a, z
 
 

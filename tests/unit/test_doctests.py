@@ -1,5 +1,5 @@
-"""The runnable examples in the package's docstrings: every module's doctests pass (engine modules that
-need pyspark are imported only where it is installed)."""
+"""The runnable examples in the package's docstrings: every module's doctests pass (the Spark engine's
+modules hold no examples and are left out, so this test does not load pyspark)."""
 
 import doctest
 import importlib
