@@ -17,12 +17,14 @@ from .artifact import read_artifact, write_artifact
 from .encoding import Encoder
 from .errors import ArtifactError, InputError
 from .models import build_generator
-from .models.prefetch import prefetched
+from .models.prefetch import ordered_map
 from .privacy import PrivacyStatement
 from .profile import TableProfile
 from .spec import TableSpec
 
 __all__ = ["SynthModel"]
+
+MAX_DRAW_THREADS = 8  # beyond this the caller's decode and insert are the bottleneck
 
 
 @dataclass
@@ -59,8 +61,8 @@ class SynthModel:
         """Yield ``n`` synthetic rows (default: the DP row count) as Arrow record batches.
 
         ``seed`` (or the fit seed) makes output reproducible; it is not cryptographically secure.
-        ``ahead``: draw the next batch's codes in a background thread while this one is decoded and
-        written (the same rows as without). ``dictionary``: string categories as Arrow dictionary
+        ``ahead``: draw the next batches' codes in background threads (one per core) while this one is
+        decoded and written (the same rows as without: each batch has its own generator). ``dictionary``: string categories as Arrow dictionary
         arrays (cheaper to build and to insert; the values are the same strings).
         """
         n = self.default_rows if n is None else int(n)
@@ -68,14 +70,15 @@ class SynthModel:
             raise InputError(f"cannot sample {n} rows; ask for 0 or more")
         seed = seed if seed is not None else self.seed
         rng = np.random.default_rng(seed if seed is not None else secrets.randbits(128))
-        gen = torch.Generator()
-        gen.manual_seed(int(rng.integers(0, 2**62)))
         encoder = self.encoder
         self.generator.eval()
         sampler = self.generator.sampler()
         sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
+        # every batch draws from its own generator: the rows do not depend on which thread drew them
+        seeds = rng.integers(0, 2**62, size=len(sizes)).tolist()
 
-        codes = (sampler.sample(m, gen).numpy() for m in sizes)
+        def codes(i: int) -> np.ndarray:
+            return sampler.sample(sizes[i], torch.Generator().manual_seed(int(seeds[i]))).numpy()
 
         def tables(blocks: Iterator[np.ndarray]) -> Iterator[pa.RecordBatch]:
             done = 0
@@ -84,14 +87,16 @@ class SynthModel:
                 done += block.shape[0]
 
         if not ahead:
-            yield from tables(codes)
+            yield from tables(codes(i) for i in range(len(sizes)))
             return
-        # the drawing thread gets the cores the caller's writer does not use (PyTorch's pool is per process)
+        # one drawing thread per core, each on one PyTorch thread (PyTorch's pool is per process); the
+        # caller decodes and writes. Measured, Adult twin into DuckDB on 2 cores: 2 threads × 1 PyTorch
+        # thread 0.91M rows/s, 1 × 1 0.83M, 1 × 2 0.78M (docs/benchmarks.md)
         threads = torch.get_num_threads()
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        torch.set_num_threads(max(1, cores - 1))
+        torch.set_num_threads(1)
         try:
-            yield from tables(prefetched(codes))
+            yield from tables(ordered_map(codes, len(sizes), workers=min(cores, MAX_DRAW_THREADS)))
         finally:
             torch.set_num_threads(threads)
 

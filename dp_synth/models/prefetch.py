@@ -1,58 +1,67 @@
-"""Run an iterator one step ahead in a background thread (sampling overlapped with writing).
+"""Compute items ahead in background threads, handed out in order (sampling overlapped with writing).
 
-PyTorch and the warehouse's insert both release the GIL, so on two cores the generator draws the
-next batch while the caller decodes and writes this one. Items arrive in order, so the output is the
-same as without the thread; an error in the thread is raised in the caller; a caller that stops early
-stops the thread.
+PyTorch, numpy and the warehouse's insert release the GIL, so on two cores two threads draw the next
+batches while the caller decodes and writes this one. Items arrive in index order, so the output is the
+same as computing them one by one; no thread runs more than ``depth`` items ahead of the caller; an error
+is raised in the caller when it reaches that item; a caller that stops early stops the threads.
 
->>> list(prefetched(iter(range(5))))
-[0, 1, 2, 3, 4]
+>>> list(ordered_map(lambda i: i * i, 5, workers=2))
+[0, 1, 4, 9, 16]
 """
 
 from __future__ import annotations
 
-import queue
 import threading
-from typing import Iterator, TypeVar
+from typing import Callable, Iterator, TypeVar
 
-__all__ = ["prefetched"]
+__all__ = ["ordered_map", "THREAD_NAME"]
 
 T = TypeVar("T")
-_END = object()
+THREAD_NAME = "dp-synth-prefetch"
 
 
-def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(x) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(x, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+def ordered_map(fn: Callable[[int], T], n: int, workers: int = 1, depth: int | None = None) -> Iterator[T]:
+    """``fn(0), fn(1), …, fn(n-1)`` computed by ``workers`` threads, at most ``depth`` (default
+    ``workers + 1``) items ahead of the caller, yielded in order."""
+    depth = max(1, depth if depth is not None else workers + 1)
+    cond = threading.Condition()
+    done: dict[int, tuple[bool, object]] = {}
+    state = {"next": 0, "taken": 0, "stop": False}
 
     def run() -> None:
-        try:
-            for x in items:
-                if not put((x,)):
-                    return
-            put(_END)
-        except BaseException as e:  # handed to the caller, raised there
-            put(e)
-
-    worker = threading.Thread(target=run, name="dp-synth-prefetch", daemon=True)
-    worker.start()
-    try:
         while True:
-            x = q.get()
-            if x is _END:
-                return
-            if isinstance(x, BaseException):
-                raise x
-            yield x[0]
+            with cond:
+                while not state["stop"] and state["next"] < n and state["next"] >= state["taken"] + depth:
+                    cond.wait()
+                if state["stop"] or state["next"] >= n:
+                    return
+                i = state["next"]
+                state["next"] += 1
+            try:
+                result = (True, fn(i))
+            except BaseException as e:  # handed to the caller, raised when it reaches item i
+                result = (False, e)
+            with cond:
+                done[i] = result
+                cond.notify_all()
+
+    threads = [threading.Thread(target=run, name=THREAD_NAME, daemon=True) for _ in range(max(1, workers))]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(n):
+            with cond:
+                while i not in done:
+                    cond.wait()
+                ok, value = done.pop(i)
+                state["taken"] = i + 1
+                cond.notify_all()
+            if not ok:
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
     finally:
-        stop.set()
-        worker.join(timeout=5)
+        with cond:
+            state["stop"] = True
+            cond.notify_all()
+        for t in threads:
+            t.join(timeout=5)

@@ -51,6 +51,7 @@ class Sampler:
     cardinalities: tuple[int, ...]
     order: tuple[int, ...]
     dense_share: float = 0.8
+    inverse: torch.Tensor | None = None  # table order ← model order: out = codes.index_select(0, inverse)
 
     @classmethod
     @torch.inference_mode()
@@ -68,13 +69,20 @@ class Sampler:
             heads.append(_Head(table=(2 * torch.cat(blocks, 0)).contiguous(), bias=2 * lin1.bias,
                                weight=(2 * lin2.weight).contiguous(),
                                shift=(lin2.bias - lin2.weight.sum(1))[:, None].contiguous()))
+        order = [int(i) for i in g.order]
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[order] = torch.arange(len(order))
         return cls(first=cdf, offsets=starts, heads=tuple(heads), cardinalities=tuple(ks),
-                   order=tuple(int(i) for i in g.order), dense_share=dense_share)
+                   order=tuple(order), dense_share=dense_share, inverse=inverse)
 
     def _cdf(self, j: int, prefix: torch.Tensor) -> torch.Tensor:
         """Head j's unnormalised CDF for each prefix row (codes c_<j, model order): shape (k_j, rows)."""
+        return self._cdf_at(j, prefix + self.offsets[:j])
+
+    def _cdf_at(self, j: int, rows: torch.Tensor) -> torch.Tensor:
+        """:meth:`_cdf` on prefixes already shifted to table rows (code + ``offsets[i]`` in column i)."""
         h = self.heads[j - 1]
-        pre = nn.functional.embedding_bag(prefix + self.offsets[:j], h.table, mode="sum")
+        pre = nn.functional.embedding_bag(rows, h.table, mode="sum")
         logits = torch.addmm(h.shift, h.weight, torch.sigmoid_(pre.add_(h.bias)).T)
         return logits.sub_(logits.amax(0, keepdim=True)).exp_().cumsum_(0)
 
@@ -95,23 +103,24 @@ class Sampler:
         ks, H = self.cardinalities, len(self.cardinalities)
         codes = torch.empty(H, n, dtype=torch.int32)  # model order, one contiguous row per column
         u = torch.rand(n, generator=generator).mul_(self.first[-1])
-        codes[0] = torch.searchsorted(self.first, u).clamp_(max=ks[0] - 1)
+        codes[0] = (self.first[:-1, None] < u).sum(0, dtype=torch.int32)  # searchsorted (left), vectorised
+        # distinct prefixes as rows of table indices (code + offset of its column), each row's prefix id
         ids, prefixes = codes[0].long(), torch.arange(ks[0], dtype=torch.int32)[:, None]
         dense = False
         for j in range(1, H):
             if dense:
-                cdf = self._cdf(j, codes[:j].T.contiguous())
+                rows = torch.add(codes[:j].T, self.offsets[:j], out=torch.empty(n, j, dtype=torch.int32))
+                cdf = self._cdf_at(j, rows)  # one pass: transposed into rows and shifted
             else:
-                cdf = self._cdf(j, prefixes).index_select(1, ids)
+                cdf = self._cdf_at(j, prefixes).index_select(1, ids)
             u = torch.rand(n, generator=generator).mul_(cdf[-1])
             codes[j] = (cdf[:-1] < u).sum(0, dtype=torch.int32)
             if not dense and j < H - 1:
-                ids, prefixes, dense = self._extend(ids, prefixes, codes[j], ks[j], n)
-        out = torch.empty(H, n, dtype=torch.int32)
-        out[list(self.order)] = codes
-        return out.T
+                ids, prefixes, dense = self._extend(ids, prefixes, codes[j], ks[j], int(self.offsets[j]), n)
+        inverse = self.inverse if self.inverse is not None else torch.argsort(torch.tensor(self.order))
+        return codes.index_select(0, inverse).T
 
-    def _extend(self, ids, prefixes, c, k: int, n: int):
+    def _extend(self, ids, prefixes, c, k: int, offset: int, n: int):
         """Distinct prefixes one column longer: dense ids by marking (prefix id, code) pairs."""
         key = ids * k + c
         mark = torch.zeros(prefixes.shape[0] * k, dtype=torch.bool)
@@ -119,6 +128,7 @@ class Sampler:
         present = mark.nonzero().squeeze(1)
         if present.numel() > self.dense_share * n:
             return ids, prefixes, True
-        relabel = torch.cumsum(mark, 0) - 1
-        longer = torch.cat([prefixes[present // k], (present % k).to(torch.int32)[:, None]], 1)
-        return relabel[key], longer, False
+        relabel = torch.cumsum(mark, 0).sub_(1)
+        parent, code = present.div(k, rounding_mode="floor"), (present % k).to(torch.int32).add_(offset)
+        longer = torch.cat([prefixes.index_select(0, parent), code[:, None]], 1)
+        return relabel.index_select(0, key), longer, False

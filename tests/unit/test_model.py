@@ -52,17 +52,41 @@ def test_a_consumer_that_stops_early_stops_the_drawing_thread(model):
     assert torch.get_num_threads() == threads
 
 
-def test_prefetch_hands_errors_to_the_caller():
-    from dp_synth.models.prefetch import prefetched
+def test_prefetch_hands_errors_to_the_caller_at_that_item():
+    from dp_synth.models.prefetch import ordered_map
 
-    def items():
-        yield 1
-        raise RuntimeError("disk full")
+    def item(i):
+        if i == 3:
+            raise RuntimeError("disk full")
+        return i
 
-    it = prefetched(items())
-    assert next(it) == 1
+    it = ordered_map(item, 10, workers=2)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]  # items before the failing one, in order
     with pytest.raises(RuntimeError, match="disk full"):
         next(it)
+
+
+def test_prefetch_keeps_order_and_stays_within_depth():
+    import threading
+    import time
+
+    from dp_synth.models.prefetch import ordered_map
+
+    started, lock = [], threading.Lock()
+
+    def item(i):
+        with lock:
+            started.append(i)
+        time.sleep(0.001 * ((7 * i) % 5))  # finish out of order
+        return i
+
+    out = []
+    for x in ordered_map(item, 40, workers=3, depth=4):
+        time.sleep(0.003)  # a slow caller: unbounded threads would run far ahead
+        with lock:
+            assert max(started) <= len(out) + 4  # item len(out) taken: at most depth more started
+        out.append(x)
+    assert out == list(range(40))
 
 
 def test_keys_fresh_and_pii_not_from_data(model):
