@@ -1,7 +1,7 @@
-"""DP bounds of numeric columns: a histogram over signed powers of two, then a 32-cell refinement for
-data in one octave far from 0 or else a second measurement of the same histogram, read off as the
-support of the noisy counts. Post-processing of discrete Gaussian count vectors only; values outside
-the bounds are clamped.
+"""DP bounds of numeric columns: a histogram over signed powers of two, then a refinement in equal cells
+for data in one octave far from 0 (dates and timestamps: also two; 32 cells per octave, 8 for small
+tables) or else a second measurement of the same histogram, read off as the support of the noisy
+counts. Post-processing of discrete Gaussian count vectors only; values outside the bounds are clamped.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec,
     rho = rho / 2  # half for the powers of two; the other half refines, or re-measures them
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds (powers of two)")
     first, last = _pooled_support(noisy, sigma)
-    refine = first == last and first != k and noisy[first] > 40 * sigma
+    refine = _refinable(noisy, sigma, first, last, k, c.kind)
     if not refine:  # no refinement: the second half measures the same buckets again (nothing is left unspent)
         again, sigma2 = counter.counts(true, rho, f"{c.name}: bounds (powers of two, second measurement)")
         noisy, sigma = _combine(noisy, sigma, again, sigma2)
@@ -62,9 +62,9 @@ def _dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec,
         last = k
     lo = _bucket_edges(first - k)[0]
     hi = _bucket_edges(last - k)[1]
-    # all data in one octave far from 0 (dates, years, timestamps): refine, if there is signal
+    # all data in one octave far from 0 (dates, years, timestamps), or dates in two: refine, if there is signal
     if refine:
-        lo, hi = _refine_bounds(counts, counter, rho, c, lo, hi)
+        lo, hi = _refine_bounds(counts, counter, rho, c, lo, hi, cells=refine)
     if c.kind is not Kind.FLOAT:
         lo, hi = math.floor(lo), math.ceil(hi)
     if lo == hi:
@@ -75,6 +75,22 @@ def _dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec,
         if lo >= hi:
             lo, hi = (hi - 1.0, hi) if hi > limits[0] else (lo, lo + 1.0)
     return float(lo), float(hi)
+
+
+def _refinable(noisy: np.ndarray, sigma: float, first: int, last: int, zero: int, kind: Kind) -> int:
+    """Cells of the refinement worth measuring over the support (0: none). The support must lie on one
+    side of 0 in one octave — or, for dates and timestamps (whose zero is arbitrary), in two neighbouring
+    octaves: days 2012–2015 straddle 2¹⁴ (2014-11-10) and would otherwise get bounds 2¹³ … 2¹⁵ (67 years
+    for 4); microsecond timestamps straddle 2⁵⁰ in 2005. Numbers in two octaves keep them: trimming there
+    clamped the thin tails of ages and hours (docs/benchmarks.md, 2026-11-22). 32 cells per octave when
+    the support's noisy mass clears 40σ√m (m octaves), 8 when it clears 8σ√m (small tables: 1,168 days
+    at ε = 1 hold ≈ 18σ), else none."""
+    octaves = 2 if kind in (Kind.DATE, Kind.TIMESTAMP) else 1
+    m = last - first + 1
+    if not (first > zero or last < zero) or m > octaves:
+        return 0
+    mass = float(noisy[first:last + 1].sum()) / (sigma * math.sqrt(m))
+    return 32 * m if mass > 40 else 8 * m if mass > 8 else 0
 
 
 def _support(noisy: np.ndarray, sigma: float, extend: float) -> tuple[int, int]:
@@ -162,7 +178,7 @@ def _widen(noisy: np.ndarray, sigma: float, a: int, z: int) -> tuple[int, int]:
 
 def _refine_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, lo: float, hi: float,
                    cells: int = 32) -> tuple[float, float]:
-    """Trim power-of-two bounds to the outermost of 32 equal cells with a clear noisy count:
+    """Trim power-of-two bounds to the outermost of ``cells`` equal cells with a clear noisy count:
     values far from 0 (dates, timestamps, years) otherwise get bounds decades too wide."""
     if lo < 0 < hi:
         return lo, hi

@@ -31,6 +31,18 @@ def test_date_bounds_are_refined_to_years_not_decades():
     assert span_days < 5 * 365  # power-of-two bounds alone would span 16384..32768 days (45 years)
 
 
+def test_dates_across_a_power_of_two_are_refined_too():
+    """Days 2012–2015 straddle 2¹⁴ (2014-11-10): power-of-two bounds would be 2¹³ … 2¹⁵ (67 years for 4,
+    seattle_weather's date at every ε before). Numbers in two octaves are not trimmed (their tails)."""
+    days = [dt.date(2012, 1, 1) + dt.timedelta(days=d) for d in range(1461)]  # 15340 … 16800
+    for seed in range(3):
+        col = _numeric_profile(pl.Series("d", days), seed)
+        assert 15340 - 400 <= col.lower <= 15340 and 16800 <= col.upper <= 16800 + 400, (col.lower, col.upper)
+    x = pl.DataFrame({"t": np.random.default_rng(0).uniform(10.0, 30.0, 5000)})  # octaves 2³ … 2⁵
+    (lo, hi), ms = _bounds(x, 0.05, 0)
+    assert (lo, hi) == (8.0, 32.0) and "second measurement" in ms[-1].target
+
+
 def test_bounds_never_jump_to_far_away_buckets():
     for seed in range(5):
         col = _numeric_profile(pl.Series("x", np.random.default_rng(seed).normal(100, 5, 3000)), seed)
