@@ -62,8 +62,9 @@ class SynthModel:
 
         ``seed`` (or the fit seed) makes output reproducible; it is not cryptographically secure.
         ``ahead``: draw the next batches' codes in background threads (one per core) while this one is
-        decoded and written (the same rows as without: each batch has its own generator). ``dictionary``: string categories as Arrow dictionary
-        arrays (cheaper to build and to insert; the values are the same strings).
+        decoded and written (the same rows as without: each batch has its own generator).
+        ``dictionary``: string categories as Arrow dictionary arrays (cheaper to build and to insert;
+        the values are the same strings).
         """
         n = self.default_rows if n is None else int(n)
         if n < 0:

@@ -32,7 +32,7 @@ class TrainingConfig:
     batch_size: int = 1024          # expected Poisson batch size
     learning_rate: float = 3e-3
     optimizer: str = "adam"         # adam | sgd (momentum 0.9)
-    max_grad_norm: float = 2.0      # per-row clip (1.0 before: Adult ε=1 TSTR 0.897 → 0.901 over 8 splits, docs/benchmarks.md)
+    max_grad_norm: float = 2.0      # per-row clip (was 1.0: Adult ε=1 TSTR 0.897 → 0.901, docs/benchmarks.md)
     embed_dim: int = 8
     hidden: int = 64
     profile_share: float = 0.25     # zCDP budget share: bounds, 1-way histograms, NULL rates
