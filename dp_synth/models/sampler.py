@@ -51,7 +51,6 @@ class Sampler:
     cardinalities: tuple[int, ...]
     order: tuple[int, ...]
     dense_share: float = 0.8
-    inverse: torch.Tensor | None = None  # table order ← model order: out = codes.index_select(0, inverse)
 
     @classmethod
     @torch.inference_mode()
@@ -69,11 +68,8 @@ class Sampler:
             heads.append(_Head(table=(2 * torch.cat(blocks, 0)).contiguous(), bias=2 * lin1.bias,
                                weight=(2 * lin2.weight).contiguous(),
                                shift=(lin2.bias - lin2.weight.sum(1))[:, None].contiguous()))
-        order = [int(i) for i in g.order]
-        inverse = torch.empty(len(order), dtype=torch.long)
-        inverse[order] = torch.arange(len(order))
         return cls(first=cdf, offsets=starts, heads=tuple(heads), cardinalities=tuple(ks),
-                   order=tuple(order), dense_share=dense_share, inverse=inverse)
+                   order=tuple(int(i) for i in g.order), dense_share=dense_share)
 
     def _cdf(self, j: int, prefix: torch.Tensor) -> torch.Tensor:
         """Head j's unnormalised CDF for each prefix row (codes c_<j, model order): shape (k_j, rows)."""
@@ -117,8 +113,7 @@ class Sampler:
             codes[j] = (cdf[:-1] < u).sum(0, dtype=torch.int32)
             if not dense and j < H - 1:
                 ids, prefixes, dense = self._extend(ids, prefixes, codes[j], ks[j], int(self.offsets[j]), n)
-        inverse = self.inverse if self.inverse is not None else torch.argsort(torch.tensor(self.order))
-        return codes.index_select(0, inverse).T
+        return codes.index_select(0, torch.argsort(torch.tensor(self.order))).T  # model order → table order
 
     def _extend(self, ids, prefixes, c, k: int, offset: int, n: int):
         """Distinct prefixes one column longer: dense ids by marking (prefix id, code) pairs."""
