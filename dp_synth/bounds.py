@@ -45,6 +45,8 @@ def _dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec,
     rho = rho / 2  # half for the powers of two; the other half refines, or re-measures them
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds (powers of two)")
     first, last = _pooled_support(noisy, sigma)
+    if c.kind in (Kind.DATE, Kind.TIMESTAMP):
+        first, last = _date_neighbour(noisy, sigma, first, last, k)
     refine = _refinable(noisy, sigma, first, last, k, c.kind)
     if not refine:  # no refinement: the second half measures the same buckets again (nothing is left unspent)
         again, sigma2 = counter.counts(true, rho, f"{c.name}: bounds (powers of two, second measurement)")
@@ -91,6 +93,22 @@ def _refinable(noisy: np.ndarray, sigma: float, first: int, last: int, zero: int
         return 0
     mass = float(noisy[first:last + 1].sum()) / (sigma * math.sqrt(m))
     return 32 * m if mass > 40 else 8 * m if mass > 8 else 0
+
+
+def _date_neighbour(noisy: np.ndarray, sigma: float, first: int, last: int, zero: int) -> tuple[int, int]:
+    """Dates found in one octave also take the fuller neighbouring octave when its noisy count clears
+    1.5σ: the refinement trims it again if it is empty, while a thin octave missed at the support's 3σ
+    clamped its rows to one day — seattle's 265 rows of 2014-11 … 2015 at ε = 1 (4.2σ) in 8 of 100
+    profiles, 28 % of the rows on 2014-11-10. Post-processing."""
+    if first != last or first == zero:
+        return first, last
+    side = [b for b in (first - 1, last + 1) if 0 <= b < len(noisy) and b != zero and (b > zero) == (first > zero)]
+    if not side:
+        return first, last
+    best = max(side, key=lambda b: noisy[b])
+    if noisy[best] <= 1.5 * sigma:
+        return first, last
+    return min(first, best), max(last, best)
 
 
 def _support(noisy: np.ndarray, sigma: float, extend: float) -> tuple[int, int]:
@@ -187,9 +205,26 @@ def _refine_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnS
     true = counts.histogram(c.name, c.kind, binning)
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds refinement ({cells} cells)")
     a, z = _widen(noisy, sigma, *_support(noisy, sigma, extend=3.0))
-    if noisy[a:z + 1].sum() < 0.9 * noisy.sum():  # thin data (few rows per cell): trimming would clamp rows
+    # thin data beside the support (few rows per cell): trimming would clamp those rows, so the octave is
+    # kept when the cells outside hold clear mass — above a tenth of the support's *and* above 2σ√m for
+    # their m cells: the noise of empty cells alone (σ√14 ≈ 240 rows beside seattle's 935 at ε = 1)
+    # otherwise passed for a tenth of the data and left 29 of 100 profiles at 67 years instead of 8
+    outside = np.concatenate([noisy[:a], noisy[z + 1:]])
+    if _thick(outside, sigma, float(noisy[a:z + 1].sum())):
         return lo, hi
     return float(edges[a]), float(edges[z + 1])
+
+
+def _thick(cells: np.ndarray, sigma: float, inside: float) -> bool:
+    """Whether cells beside a support hold mass that trimming them would clamp: more than a tenth of
+    the support's and more than their noise makes but rarely (2σ√m: empty cells pass w.p. 2.3 %; kept
+    by mistake, the octave only costs resolution, trimmed by mistake it clamps rows).
+
+    >>> _thick(np.full(14, 20.0), 60.0, 900.0), _thick(np.full(14, 40.0), 60.0, 900.0)
+    (False, True)
+    """
+    total = float(cells.sum())
+    return cells.size > 0 and total > 0.1 * inside and total > 2.0 * sigma * math.sqrt(cells.size)
 
 
 dp_bounds = _dp_bounds

@@ -91,6 +91,23 @@ def test_combined_measurements_have_the_variance_of_one_release_of_the_summed_bu
     assert np.std(mean) == pytest.approx(sigma, rel=0.01)
 
 
+def test_a_small_date_table_gets_years_not_decades_and_keeps_its_rows():
+    """935 days of 2012–2015 (seattle_weather after both holdouts) at the σ the CLI gives them at ε = 1
+    (63.6): 67-year bounds in 29 of 100 profiles before — the noise of the empty refinement cells passed
+    for a tenth of the data — and 2015's thin octave (4.2σ) missed in 8, clamping 28 % of the rows."""
+    rng = np.random.default_rng(5)
+    x = rng.choice(1461, 935, replace=False) + 15340
+    df = pl.DataFrame({"d": [dt.date(1970, 1, 1) + dt.timedelta(days=int(v)) for v in x]})
+    c = TableSpec.from_arrow(df.to_arrow().schema, table="t").learned[0]
+    tight = kept = 0
+    for seed in range(60):
+        lo, hi = dp_bounds(as_counts(df), NoisyCounter(np.random.RandomState(seed)), 2 / (2 * 63.6 ** 2), c,
+                           df.to_arrow().schema.field("d").type)
+        tight += hi - lo < 10 * 365
+        kept += np.mean((x >= lo) & (x <= hi)) >= 0.95
+    assert tight >= 54 and kept >= 57, (tight, kept)
+
+
 def test_non_negative_data_never_get_a_negative_bound():
     df = _capital_gain_like(seed=3)
     assert all(_bounds(df, 3e-5, seed)[0][0] >= 0 for seed in range(30))
