@@ -41,6 +41,9 @@ OTHER = "__other__"          # code label for released-too-rare categories
 MAX_CELLS = 256              # fine cells per numeric column
 PII_DISTINCT_SHARE = 0.5
 SMALL_INTEGER_RANGE = 128    # integer columns with at most this many values get one cell per value
+CELL_THRESHOLD = 1.5         # a fine cell's noisy count below this many σ is taken as empty
+COARSE_SHARE = 0.3           # of a numeric column's histogram budget: its coarse bins' own counts, when
+COARSE_MIN_CELLS = 64        # it has this many fine cells or more (4 per bin: below, a bin's sum gains little)
 
 
 @dataclass(frozen=True)
@@ -214,16 +217,59 @@ def _fine_binning(c: ColumnSpec, bounds, unit: float, n_noisy: float) -> Fine:
 
 def _numeric(counts: Counts, c: ColumnSpec, binning: Fine, counter: NoisyCounter, unit: float,
              nullable: bool) -> NumericProfile:
+    """The fine histogram, coarse bins cut from it; with ≥ COARSE_MIN_CELLS cells, the histogram takes
+    (1 − COARSE_SHARE) of the column's budget and the bins' own counts the rest, combined with the cells'
+    sums (:func:`_combine_bins`). Adult at ε = 0.5, 4 splits: 2-way 0.070 → 0.065; with bins of 1–2
+    cells (airports, seattle_weather: 10–25 cells) the split made the cells noisier for no gain."""
     lo, hi, lows, highs = binning.lo, binning.hi, np.asarray(binning.lows), np.asarray(binning.highs)
     true = counts.histogram(c.name, c.kind, binning, nulls=nullable)
-    noisy, sigma = counter.counts(true, unit, f"{c.name}: histogram ({len(lows)} cells + NULL)")
-    noisy = np.where(noisy > 1.5 * sigma, noisy, 0.0)  # drop cells indistinguishable from noise
+    share = COARSE_SHARE if len(lows) >= COARSE_MIN_CELLS else 0.0  # public: the cell count is set from n̂
+    raw, sigma = counter.counts(true, (1 - share) * unit, f"{c.name}: histogram ({len(lows)} cells + NULL)")
+    noisy = np.where(raw > CELL_THRESHOLD * sigma, raw, 0.0)  # drop cells indistinguishable from noise
     null_mass, mass = (noisy[0], noisy[1:]) if nullable else (0.0, noisy)
     if mass.sum() <= 0:
         mass = np.ones_like(mass)
+    starts = _quantile_bins(mass)
+    if share > 0:  # the bins' true counts are sums of the cells' (no new query); a second release
+        k = int(nullable)
+        bins_true = np.concatenate([true[:k], np.add.reduceat(np.asarray(true[k:]), starts[:-1])])
+        bins_noisy, sigma_c = counter.counts(bins_true, share * unit,
+                                             f"{c.name}: bin counts ({len(starts) - 1} bins + NULL)")
+        mass = _combine_bins(raw[k:], sigma, mass, starts, bins_noisy[k:], sigma_c)
+        if k:
+            null_mass = _null_mass(raw[0], sigma, bins_noisy[0], sigma_c)
     return NumericProfile(name=c.name, kind=c.kind, lower=lo, upper=hi, lows=tuple(lows.tolist()),
-                          highs=tuple(highs.tolist()), cell_mass=tuple(mass.tolist()),
-                          bin_starts=tuple(_quantile_bins(mass)), null_mass=float(null_mass))
+                          highs=tuple(highs.tolist()), cell_mass=tuple(np.asarray(mass, float).tolist()),
+                          bin_starts=tuple(starts), null_mass=float(null_mass))
+
+
+def _null_mass(fine: float, sigma_f: float, coarse: float, sigma_c: float) -> float:
+    """The NULL count from both releases (inverse-variance mean), 0 when it is indistinguishable from noise."""
+    w_f, w_c = 1 / sigma_f ** 2, 1 / sigma_c ** 2
+    est, s = (w_f * fine + w_c * coarse) / (w_f + w_c), 1 / math.sqrt(w_f + w_c)
+    return float(est) if est > CELL_THRESHOLD * s else 0.0
+
+
+def _combine_bins(raw: np.ndarray, sigma_f: float, mass: np.ndarray, starts: list[int], coarse: np.ndarray,
+                  sigma_c: float) -> np.ndarray:
+    """Cell masses rescaled so that each bin holds the inverse-variance mean of its two estimates: the sum
+    of its c raw fine cells (variance c·σ_f²) and its own count (σ_c²). A bin of ten cells is known
+    ≈ 3× better than from its cells alone (Adult's numeric 1-way marginals feed the generator's start and
+    its raking); a bin of one cell exactly as well as one release of the whole budget. Post-processing.
+
+    >>> m = _combine_bins(np.array([50., 30., 20.]), 1.0, np.array([50., 30., 20.]), [0, 1, 3], np.array([60., 60.]), 1.0)
+    >>> [round(float(v), 1) for v in m]
+    [55.0, 34.0, 22.7]
+    """
+    c = np.diff(starts).astype(float)
+    fine_sum = np.add.reduceat(np.asarray(raw, float), starts[:-1])
+    w_f, w_c = 1 / (c * sigma_f ** 2), 1 / sigma_c ** 2
+    target = np.clip((w_f * fine_sum + w_c * coarse) / (w_f + w_c), 0, None)
+    have = np.add.reduceat(np.asarray(mass, float), starts[:-1])
+    owner = np.repeat(np.arange(len(c)), c.astype(int))
+    # a bin whose combined count is ≤ 0 keeps a trace of its cells' shape, so every bin stays drawable
+    scale = np.where(have > 0, np.maximum(target, 1e-3 * have) / np.where(have > 0, have, 1), 0.0)
+    return np.asarray(mass, float) * scale[owner]
 
 
 def _quantile_bins(mass: np.ndarray, k: int = 16) -> list[int]:

@@ -99,3 +99,49 @@ def test_quantile_bins_give_the_tail_of_a_zero_inflated_column_its_own_bins():
     # empty cells at the end join the last bin with mass; an all-zero tail adds no empty bin
     cuts = _quantile_bins(np.array([3.0, 0.0, 5.0, 0.0, 0.0]), k=4)
     assert all(np.array([3.0, 0.0, 5.0, 0.0, 0.0])[a:b].sum() > 0 for a, b in zip(cuts[:-1], cuts[1:]))
+
+
+def test_bin_masses_combine_both_releases_at_the_variance_the_math_gives():
+    """Bins of 10 cells: the sum of the raw cells has variance 10·σ_f², the bin's own count σ_c²; the
+    combined estimate must have 1/(1/(10σ_f²) + 1/σ_c²) — and be unbiased."""
+    from dp_synth.profile import _combine_bins
+
+    rng = np.random.default_rng(0)
+    sf, sc, starts = 5.0, 8.0, [0, 10, 20]
+    cells = np.full(20, 100.0)
+    got = []
+    for _ in range(20_000):
+        raw = cells + rng.normal(0, sf, 20)
+        coarse = np.array([1000.0, 1000.0]) + rng.normal(0, sc, 2)
+        m = _combine_bins(raw, sf, raw, starts, coarse, sc)
+        got.append([m[:10].sum(), m[10:].sum()])
+    got = np.asarray(got)
+    want = 1 / (1 / (10 * sf ** 2) + 1 / sc ** 2)
+    assert abs(got.mean() - 1000.0) < 0.3
+    assert got.var() == pytest.approx(want, rel=0.05)  # 10σ_f² = 250 from the cells alone, σ_c² = 64 alone
+
+
+def test_numeric_bins_are_measured_closer_to_the_data_than_their_cells_alone(monkeypatch):
+    """The profile's coarse-bin marginal (the generator's start and raking target) over 20 profiles
+    of a 20,000-row column: lower error with the bins' own release than with the cells' sums alone."""
+    import dp_synth.profile as P
+    from dp_synth.counts import cell_index
+
+    rng = np.random.default_rng(1)
+    df = pl.DataFrame({"x": rng.gamma(2.0, 300.0, 20_000)})
+    spec = TableSpec.from_arrow(df.to_arrow().schema, table="t")
+
+    def error(share):
+        monkeypatch.setattr(P, "COARSE_SHARE", share)
+        errs = []
+        for seed in range(20):
+            _, prof, _ = measure_profile(df, spec, 0.004, 0.0, np.random.RandomState(seed))
+            c = prof.columns[0]
+            x = np.clip(df["x"].to_numpy(), c.lower, c.upper)
+            cells = cell_index(x, np.asarray(c.lows), np.asarray(c.highs))
+            real = np.bincount(np.searchsorted(c.bin_starts, cells, side="right") - 1, minlength=c.n_bins) / len(x)
+            p = c.marginal()[int(c.has_null):]  # a NULL code by noise (there are none) is left out
+            errs.append(0.5 * np.abs(p / p.sum() - real).sum())
+        return np.mean(errs)
+
+    assert error(0.3) < 0.8 * error(0.0)
