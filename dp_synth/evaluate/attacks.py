@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .risk import features
+from .risk import features, vocabulary
 
 __all__ = ["AttackResult", "inference_attack", "linkability_attack", "singling_out_attack"]
 
@@ -73,10 +73,11 @@ def inference_attack(synth: pl.DataFrame, train: pl.DataFrame, control: pl.DataF
     rng = np.random.default_rng(seed)
     known = [c for c in train.columns if c != secret and c in synth.columns]
     ref = train.select(known)
-    idx_s = features(synth.select(known), ref)
+    vocab = vocabulary(known, synth, train, control)  # an unseen category must not match every other one
+    idx_s = features(synth.select(known), ref, vocab)
 
     def hits(targets: pl.DataFrame) -> int:
-        nn = _nearest(idx_s, features(targets.select(known), ref))[:, 0]
+        nn = _nearest(idx_s, features(targets.select(known), ref, vocab))[:, 0]
         guess, truth = synth[secret].gather(nn), targets[secret]
         if train[secret].dtype.is_numeric():  # numbers: right within 5 % of the real range
             tol = 0.05 * float((train[secret].max() or 0) - (train[secret].min() or 0))
@@ -94,12 +95,13 @@ def linkability_attack(synth: pl.DataFrame, train: pl.DataFrame, control: pl.Dat
                        columns_a: list[str], columns_b: list[str], k: int = 5, n_targets: int = 500,
                        seed: int = 0) -> AttackResult:
     rng = np.random.default_rng(seed)
-    fa = features(synth.select(columns_a), train.select(columns_a))
-    fb = features(synth.select(columns_b), train.select(columns_b))
+    va, vb = vocabulary(columns_a, synth, train, control), vocabulary(columns_b, synth, train, control)
+    fa = features(synth.select(columns_a), train.select(columns_a), va)
+    fb = features(synth.select(columns_b), train.select(columns_b), vb)
 
     def hits(targets: pl.DataFrame) -> int:
-        na = _nearest(fa, features(targets.select(columns_a), train.select(columns_a)), k)
-        nb = _nearest(fb, features(targets.select(columns_b), train.select(columns_b)), k)
+        na = _nearest(fa, features(targets.select(columns_a), train.select(columns_a), va), k)
+        nb = _nearest(fb, features(targets.select(columns_b), train.select(columns_b), vb), k)
         return sum(bool(set(a) & set(b)) for a, b in zip(na.tolist(), nb.tolist()))
 
     t, c = _targets(train, n_targets, rng), _targets(control, n_targets, rng)

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-__all__ = ["exact_copy_rate", "dcr_share", "dcr_distances", "share_closer_to_training", "nndr", "RiskReport", "features"]
+__all__ = ["exact_copy_rate", "dcr_share", "dcr_distances", "share_closer_to_training", "nndr", "RiskReport", "features",
+           "vocabulary"]
 
 
 def exact_copy_rate(rows: pl.DataFrame, train: pl.DataFrame, columns: list[str] | None = None) -> float:
@@ -32,13 +33,19 @@ def exact_copy_rate(rows: pl.DataFrame, train: pl.DataFrame, columns: list[str] 
     return r.join(t, on=cols, how="inner", nulls_equal=True)["__row"].n_unique() / rows.height
 
 
-def features(df: pl.DataFrame, ref: pl.DataFrame) -> np.ndarray:
+def features(df: pl.DataFrame, ref: pl.DataFrame, vocab: pl.DataFrame | None = None) -> np.ndarray:
     """Numeric columns scaled to [0, 1] by the reference range; categoricals one-hot / √2, so
-    one mismatch counts 1 like a full-range numeric difference (Gower-like, Euclidean)."""
+    one mismatch counts 1 like a full-range numeric difference (Gower-like, Euclidean). The one-hot
+    columns are ``ref``'s values and ``vocab``'s (as strings): a value outside them would be all zeros,
+    equal to every other such value — a twin's ``__other__`` then "matched" any holdout row whose
+    category the training rows lack (airports: 4 such rows drew 87 % of the twin, DCR share 0.13)."""
     out = []
     for c in ref.columns:
         if ref[c].dtype in (pl.Utf8, pl.Boolean, pl.Categorical):
-            vals = sorted(set(ref[c].cast(pl.Utf8).drop_nulls().to_list()))
+            vals = set(ref[c].cast(pl.Utf8).drop_nulls().to_list())
+            if vocab is not None and c in vocab.columns:
+                vals |= set(vocab[c].cast(pl.Utf8).drop_nulls().to_list())
+            vals = sorted(vals)
             s = df[c].cast(pl.Utf8).fill_null("\x00NULL")
             out += [(s == v).to_numpy().astype(float) / np.sqrt(2) for v in vals + ["\x00NULL"]]
         else:
@@ -48,6 +55,11 @@ def features(df: pl.DataFrame, ref: pl.DataFrame) -> np.ndarray:
             lo, hi = (0.0, 1.0) if lo is None else (lo, hi)
             out.append(((y.fill_null(lo) - lo) / max(hi - lo, 1e-12)).to_numpy())
     return np.column_stack(out) if out else np.zeros((df.height, 0))
+
+
+def vocabulary(cols: list[str], *frames: pl.DataFrame) -> pl.DataFrame:
+    """The values of ``cols`` in every frame, as strings: :func:`features`'s ``vocab`` for comparing them."""
+    return pl.concat([d.select(pl.col(cols).cast(pl.Utf8)) for d in frames])
 
 
 def dcr_distances(synth: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFrame, n: int = 5000,
@@ -62,7 +74,8 @@ def dcr_distances(synth: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFram
     ho = holdout[rng.choice(holdout.height, m, replace=False)]
     sy = synth[rng.choice(synth.height, min(n, synth.height), replace=False)]
     cols = [c for c in train.columns if c in synth.columns]
-    f = lambda d: features(d.select(cols), train.select(cols))  # noqa: E731
+    vocab = vocabulary(cols, tr, ho, sy)
+    f = lambda d: features(d.select(cols), train.select(cols), vocab)  # noqa: E731
     d_tr = NearestNeighbors(n_neighbors=1).fit(f(tr)).kneighbors(f(sy))[0][:, 0]
     d_ho = NearestNeighbors(n_neighbors=1).fit(f(ho)).kneighbors(f(sy))[0][:, 0]
     return d_tr, d_ho

@@ -49,6 +49,23 @@ def test_dcr_share_handles_dates_and_nulls():
     assert 0.0 <= dcr_share(a, a, a) <= 1.0
 
 
+def test_dcr_share_of_an_honest_twin_with_unreleased_categories_is_one_half():
+    """A twin from the same distribution whose rare categories became ``__other__``, and a holdout with
+    three rows of a category the training rows lack: those three rows used to be all-zero one-hots like
+    ``__other__``, so every such twin row was "nearest" to them (airports' DCR share 0.11–0.14)."""
+    rng = np.random.default_rng(0)
+
+    def draw(n, cats):
+        return pl.DataFrame({"state": rng.choice(cats, n), "lat": rng.uniform(0, 50, n), "lon": rng.uniform(0, 50, n)})
+
+    cats = [f"s{i}" for i in range(40)]
+    train, holdout = draw(2000, cats), draw(597, cats)
+    holdout = pl.concat([holdout, draw(3, ["ZZ"])])
+    twin = draw(2000, cats).with_columns(pl.when(pl.col("state").is_in(cats[:32])).then(pl.lit("__other__"))
+                                         .otherwise(pl.col("state")).alias("state"))
+    assert 0.45 <= dcr_share(twin, train, holdout) <= 0.55
+
+
 def test_per_column_fidelity_and_correlations(split):
     from dp_synth.evaluate import column_fidelity, correlation_difference
 
