@@ -44,6 +44,7 @@ SMALL_INTEGER_RANGE = 128    # integer columns with at most this many values get
 CELL_THRESHOLD = 1.5         # a fine cell's noisy count below this many σ is taken as empty
 COARSE_SHARE = 0.3           # of a numeric column's histogram budget: its coarse bins' own counts, when
 COARSE_MIN_CELLS = 64        # it has this many fine cells or more (4 per bin: below, a bin's sum gains little)
+FILL_DROPPED = True          # a bin's count beyond its kept cells goes to its dropped ones (thin tails)
 
 
 @dataclass(frozen=True)
@@ -260,16 +261,28 @@ def _combine_bins(raw: np.ndarray, sigma_f: float, mass: np.ndarray, starts: lis
     >>> m = _combine_bins(np.array([50., 30., 20.]), 1.0, np.array([50., 30., 20.]), [0, 1, 3], np.array([60., 60.]), 1.0)
     >>> [round(float(v), 1) for v in m]
     [55.0, 34.0, 22.7]
+
+    A thin tail: the bin's two estimates say 100 rows, its kept cell 60; the two dropped cells get 20 each.
+
+    >>> m = _combine_bins(np.array([60., 20., 20.]), 1.0, np.array([60., 0., 0.]), [0, 3], np.array([100.]), 1.0)
+    >>> [round(float(v), 1) for v in m]
+    [60.0, 20.0, 20.0]
     """
     c = np.diff(starts).astype(float)
     fine_sum = np.add.reduceat(np.asarray(raw, float), starts[:-1])
     w_f, w_c = 1 / (c * sigma_f ** 2), 1 / sigma_c ** 2
     target = np.clip((w_f * fine_sum + w_c * coarse) / (w_f + w_c), 0, None)
-    have = np.add.reduceat(np.asarray(mass, float), starts[:-1])
+    mass = np.asarray(mass, float)
+    have = np.add.reduceat(mass, starts[:-1])
     owner = np.repeat(np.arange(len(c)), c.astype(int))
+    if FILL_DROPPED:  # what the bin holds beyond its kept cells goes to its dropped ones, evenly: a thin tail
+        empty = np.add.reduceat((mass <= 0).astype(float), starts[:-1])  # (fnlwgt's top bin) is not cut off
+        fill = np.where((target > have) & (empty > 0), (target - have) / np.maximum(empty, 1), 0.0)
+        mass = np.where(mass <= 0, fill[owner], mass)
+        have = np.add.reduceat(mass, starts[:-1])
     # a bin whose combined count is ≤ 0 keeps a trace of its cells' shape, so every bin stays drawable
     scale = np.where(have > 0, np.maximum(target, 1e-3 * have) / np.where(have > 0, have, 1), 0.0)
-    return np.asarray(mass, float) * scale[owner]
+    return mass * scale[owner]
 
 
 def _quantile_bins(mass: np.ndarray, k: int = 16) -> list[int]:
