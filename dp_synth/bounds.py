@@ -138,8 +138,9 @@ def _combine(a: np.ndarray, sa: float, b: np.ndarray, sb: float) -> tuple[np.nda
     >>> _combine(np.array([10.0]), 2.0, np.array([20.0]), 2.0)
     (array([15.]), 1.414...)
     """
-    wa, wb = 1.0 / sa ** 2, 1.0 / sb ** 2
-    return (wa * np.asarray(a, float) + wb * np.asarray(b, float)) / (wa + wb), 1.0 / math.sqrt(wa + wb)
+    wa, wb = 1.0 / np.square(sa), 1.0 / np.square(sb)  # scales may be arrays (one per count) or floats
+    s = 1.0 / np.sqrt(wa + wb)
+    return (wa * np.asarray(a, float) + wb * np.asarray(b, float)) / (wa + wb), float(s) if np.ndim(s) == 0 else s
 
 
 def _pooled_support(noisy: np.ndarray, sigma: float) -> tuple[int, int]:

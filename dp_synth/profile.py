@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from .errors import InputError
-from .bounds import dp_bounds, pow2_top
+from .bounds import _combine, dp_bounds, pow2_top
 from .counts import Counts, Distinct, Fine, Hist, NonFinite, Pow2, Rows, Values, as_counts
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter, discrete_gaussian_tail, discrete_gaussian_threshold
@@ -44,7 +44,6 @@ SMALL_INTEGER_RANGE = 128    # integer columns with at most this many values get
 CELL_THRESHOLD = 1.5         # a fine cell's noisy count below this many σ is taken as empty
 COARSE_SHARE = 0.3           # of a numeric column's histogram budget: its coarse bins' own counts, when
 COARSE_MIN_CELLS = 64        # it has this many fine cells or more (4 per bin: below, a bin's sum gains little)
-FILL_DROPPED = True          # a bin's count beyond its kept cells goes to its dropped ones (thin tails)
 
 
 @dataclass(frozen=True)
@@ -246,8 +245,7 @@ def _numeric(counts: Counts, c: ColumnSpec, binning: Fine, counter: NoisyCounter
 
 def _null_mass(fine: float, sigma_f: float, coarse: float, sigma_c: float) -> float:
     """The NULL count from both releases (inverse-variance mean), 0 when it is indistinguishable from noise."""
-    w_f, w_c = 1 / sigma_f ** 2, 1 / sigma_c ** 2
-    est, s = (w_f * fine + w_c * coarse) / (w_f + w_c), 1 / math.sqrt(w_f + w_c)
+    est, s = _combine(fine, sigma_f, coarse, sigma_c)
     return float(est) if est > CELL_THRESHOLD * s else 0.0
 
 
@@ -270,16 +268,15 @@ def _combine_bins(raw: np.ndarray, sigma_f: float, mass: np.ndarray, starts: lis
     """
     c = np.diff(starts).astype(float)
     fine_sum = np.add.reduceat(np.asarray(raw, float), starts[:-1])
-    w_f, w_c = 1 / (c * sigma_f ** 2), 1 / sigma_c ** 2
-    target = np.clip((w_f * fine_sum + w_c * coarse) / (w_f + w_c), 0, None)
+    target = np.clip(_combine(fine_sum, sigma_f * np.sqrt(c), coarse, sigma_c)[0], 0, None)
     mass = np.asarray(mass, float)
     have = np.add.reduceat(mass, starts[:-1])
     owner = np.repeat(np.arange(len(c)), c.astype(int))
-    if FILL_DROPPED:  # what the bin holds beyond its kept cells goes to its dropped ones, evenly: a thin tail
-        empty = np.add.reduceat((mass <= 0).astype(float), starts[:-1])  # (fnlwgt's top bin) is not cut off
-        fill = np.where((target > have) & (empty > 0), (target - have) / np.maximum(empty, 1), 0.0)
-        mass = np.where(mass <= 0, fill[owner], mass)
-        have = np.add.reduceat(mass, starts[:-1])
+    # what the bin holds beyond its kept cells goes to its dropped ones, evenly: a thin tail (fnlwgt's top bin)
+    empty = np.add.reduceat((mass <= 0).astype(float), starts[:-1])
+    fill = np.where((target > have) & (empty > 0), (target - have) / np.maximum(empty, 1), 0.0)
+    mass = np.where(mass <= 0, fill[owner], mass)
+    have = np.add.reduceat(mass, starts[:-1])
     # a bin whose combined count is ≤ 0 keeps a trace of its cells' shape, so every bin stays drawable
     scale = np.where(have > 0, np.maximum(target, 1e-3 * have) / np.where(have > 0, have, 1), 0.0)
     return mass * scale[owner]
