@@ -25,7 +25,7 @@ from .models.calibrate import rake_marginals
 from .privacy import Measurement, PrivacyStatement, calibrate_profile_rho, calibrate_sgd_sigma
 from .marginals import all_pairs, measure_tree
 from .pairs import measure_extra_pairs
-from .profile import NoisyCounter, measure_profile
+from .profile import NoisyCounter, NumericProfile, measure_profile
 from .source import ArrowSource, TrainingSource
 from .spec import Kind, TableSpec, load_spec_overrides
 from .training import TrainingConfig, plan_steps, pretrain, train_dp
@@ -153,6 +153,18 @@ def _check_size(n_noisy: float, exact_empty: bool, t: str, min_rows: int) -> Non
 WEAK_TVD = 0.15  # expected 1-way TVD above which a run says the twin will be mostly noise
 
 
+def _collapsed_bounds(tspec: TableSpec, profile, table: str, eps: float) -> list[str]:
+    """A notice per non-float column whose DP bounds hold a single value: its twin column is constant,
+    and a column with rare other values (capital loss at ε = 0.5: 5 % of rows) loses them. Reads DP
+    outputs only (the released bounds)."""
+    declared = {c.name for c in tspec.columns if c.bounds is not None}
+    return [f"table {table!r}: column {c.name!r}: its DP bounds hold one value ({c.lower:g}), so the twin's "
+            f"column is constant; other values, if the column has them, were too rare to measure at ε={eps:g}. "
+            "Declare public bounds for it in the spec (they cost nothing) or raise ε"
+            for c in profile.columns if isinstance(c, NumericProfile) and c.name not in declared
+            and c.kind is not Kind.FLOAT and c.upper - c.lower <= 1]
+
+
 def _expected_error(profile, measurements) -> float:
     """Mean over columns of the 1-way TVD the profile's histogram noise alone implies (DP outputs
     and public noise scales only): ½·k·σ·√(2/π) / n̂ for a histogram of k cells."""
@@ -220,6 +232,8 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
             f"the expected error of each column's distribution is ≈ {weak:.2f} (1-way TVD), so the twin will be "
             "mostly noise. Raise ε, declare public bounds/categories (they cost nothing), or add rows",
             UserWarning, __file__, 0))
+    notices.extend(warnings.WarningMessage(text, UserWarning, __file__, 0)
+                   for text in _collapsed_bounds(tspec, profile, table_name, eps))
     if not tspec.learned:
         raise InputError(f"table {table_name!r}: every column is key/pii/ignore after PII detection; "
                          "nothing is left to learn. Declare a column {'role': 'learn'}")

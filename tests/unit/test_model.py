@@ -206,3 +206,21 @@ def test_accepts_duckdb_relation_and_polars():
     assert m1.sample(50, seed=0).equals(m2.sample(50, seed=0))
     with pytest.raises(InputError, match="unsupported data"):
         dp_synth.fit([1, 2, 3], epsilon=1.0)
+
+
+def test_a_column_whose_dp_bounds_collapse_to_one_value_is_named_in_a_notice():
+    """12 of 3,000 rows hold 1,900, the rest 0: at ε = 1 the DP bounds find only 0, so the twin's column is
+    constant — the run says so, naming the column; declared (public) bounds get no such notice."""
+    import numpy as np
+    import polars as pl
+
+    n = 3000
+    df = pl.DataFrame({"loss": np.where(np.arange(n) < 12, 1900, 0),
+                       "age": np.random.default_rng(0).integers(18, 80, n)})
+    said = lambda m: [t for t in m.notices if "DP bounds hold one value" in t]  # noqa: E731
+    m = dp_synth.fit(df, epsilon=1.0, seed=0, config=FAST, defer_notices=True)
+    assert len(said(m)) == 1 and "column 'loss'" in said(m)[0] and "ε=1" in said(m)[0]
+    assert set(m.sample(500, seed=1)["loss"].drop_nulls().unique().to_list()) <= {0, 1}
+    public = dp_synth.fit(df, epsilon=1.0, seed=0, config=FAST, defer_notices=True,
+                          spec={"columns": {"loss": {"bounds": [0, 2000]}}})
+    assert said(public) == []
