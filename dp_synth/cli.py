@@ -106,8 +106,9 @@ def _run(**kwargs):
     progress, on_step = _progress()
     try:
         with progress, warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # torch/opacus hook chatter, not user-facing
-            warnings.filterwarnings("always", message=".*treated as PII.*")
+            # torch/opacus hook chatter is not user-facing; the run's own notices (PII detection, a small ε,
+            # collapsed bounds) are printed from its ledger row by _statement
+            warnings.simplefilter("ignore", UserWarning)
             return synthesize(on_step=on_step, invoked_by="cli", **kwargs)
     except DPSynthError as e:
         _fail(str(e))
@@ -120,6 +121,9 @@ def _statement(result) -> None:
     out.print(escape(f"privacy: (ε={row['epsilon']:.3f}, δ={row['delta']:.1e}) [profile ε={row['epsilon_profile']:.3f}, "
                      f"training ε={row['epsilon_training']:.3f}; composed in RDP; mechanisms: "
                      f"{', '.join(json.loads(row['mechanisms']) if isinstance(row['mechanisms'], str) else row['mechanisms'])}]"))
+    notes = row.get("notes") or []
+    for note in ([] if result.reused else json.loads(notes) if isinstance(notes, str) else notes):
+        out.print(escape(f"note:    {note}"))
     if result.model_path:
         out.print(f"model:   {result.model_path}")
     if result.seconds:

@@ -54,3 +54,19 @@ def test_demo_end_to_end(tmp_path):
     with duckdb.connect(str(db)) as con:
         assert con.execute("SELECT count(*) FROM main_synthetic.adult").fetchone()[0] > 30000
         assert con.execute("SELECT count(*) FROM dp_synth_ledger").fetchone()[0] == 1
+
+
+def test_synthesize_prints_the_runs_notices(tmp_path):
+    """The run's notices reach the terminal once each (here: a column whose DP bounds hold one value, and
+    the PII column found by its distinct count)."""
+    import polars as pl
+
+    n = 3000
+    people = pl.DataFrame({"loss": [1900 if i < 12 else 0 for i in range(n)], "age": [18 + i % 60 for i in range(n)],
+                           "email": [f"user{i}@example.com" for i in range(n)]})
+    db = duckdb_with(tmp_path / "n.duckdb", people=people.to_arrow())
+    res = runner.invoke(app, ["synthesize", "--db", str(db), "--table", "people", "--epsilon", "1", "--seed", "2"])
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert flat.count("DP bounds hold one value") == 1 and "column 'loss'" in flat
+    assert flat.count("treated as PII") == 1 and "'email'" in flat
