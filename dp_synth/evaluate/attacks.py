@@ -5,7 +5,11 @@ package pins numpy<1.27, which this project cannot take).
 Each attack runs against ``train`` rows (used to fit the twin) and, as a control, ``control``
 rows (real rows never trained on). With success rates a (train) and c (control), the risk is
 (a − c)/(1 − c): what the twin reveals about the people in it beyond what it reveals about
-people like them. Rates come with 95 % Wilson intervals; the risk interval is derived from them.
+people like them. Rates come with 95 % Wilson intervals; the risk's 95 % interval is Newcombe's
+hybrid score interval for the difference a − c (Newcombe 1998, method 10), divided by 1 − c.
+A suite judges a twin by that interval, not by the point estimate: with a control rate near 0.75
+the point estimate's standard error is ≈ 0.11 at 500 targets, so a twin that reveals nothing about
+its people would exceed a 0.10 limit in about one run in five.
 
 - inference: the attacker knows all columns but a secret one for a target and guesses the
   secret from the nearest twin row (Gower-like distance on the known columns);
@@ -25,7 +29,9 @@ import polars as pl
 
 from .risk import features, vocabulary
 
-__all__ = ["AttackResult", "inference_attack", "linkability_attack", "singling_out_attack"]
+__all__ = ["AttackResult", "TARGETS", "verdict", "inference_attack", "linkability_attack", "singling_out_attack"]
+
+TARGETS = 5000  # per side, at most: 20 honest Adult twins at 500 / 2,000 / 5,000 → inconclusive 19 / 10 / 5
 
 
 def _wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float, float]:
@@ -35,6 +41,23 @@ def _wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float, floa
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return p, max(0.0, centre - half), min(1.0, centre + half)
+
+
+def verdict(risk_low: float | None, risk_high: float | None, max_risk: float) -> str:
+    """``above`` when the whole 95 % interval exceeds ``max_risk``, ``below`` when it lies under
+    it, ``inconclusive`` otherwise (more targets, i.e. more holdout rows, would tell).
+
+    >>> r = AttackResult.of("inference (x)", hits=900, control_hits=500, n=1000)
+    >>> round(r.risk, 2), r.verdict(0.1)
+    (0.8, 'above')
+    >>> AttackResult.of("inference (x)", hits=1520, control_hits=1500, n=2000).verdict(0.1)
+    'inconclusive'
+    >>> verdict(0.0, 0.04, 0.1)
+    'below'
+    """
+    if risk_low is not None and risk_low > max_risk:
+        return "above"
+    return "below" if risk_high is not None and risk_high <= max_risk else "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -47,15 +70,24 @@ class AttackResult:
     risk_high: float
     n_targets: int
 
+    def verdict(self, max_risk: float) -> str:
+        """See :func:`verdict`."""
+        return verdict(self.risk_low, self.risk_high, max_risk)
+
     @classmethod
     def of(cls, attack: str, hits: int, control_hits: int, n: int) -> "AttackResult":
         a, a_lo, a_hi = _wilson(hits, n)
         c, c_lo, c_hi = _wilson(control_hits, n)
+        if c >= 1:
+            return cls(attack, a, c, 0.0, 0.0, 0.0, n)
+        d = a - c  # Newcombe's hybrid score interval for a difference of two proportions
+        low = d - math.hypot(a - a_lo, c_hi - c)
+        high = d + math.hypot(a_hi - a, c - c_lo)
 
-        def risk(x: float, y: float) -> float:
-            return max(0.0, (x - y) / (1 - y)) if y < 1 else 0.0
+        def norm(x: float) -> float:
+            return min(1.0, max(0.0, x / (1 - c)))
 
-        return cls(attack, a, c, risk(a, c), risk(a_lo, c_hi), min(1.0, risk(a_hi, c_lo)), n)
+        return cls(attack, a, c, norm(d), norm(low), norm(high), n)
 
 
 def _nearest(synth: np.ndarray, queries: np.ndarray, k: int = 1) -> np.ndarray:
@@ -69,7 +101,7 @@ def _targets(df: pl.DataFrame, n: int, rng: np.random.Generator) -> pl.DataFrame
 
 
 def inference_attack(synth: pl.DataFrame, train: pl.DataFrame, control: pl.DataFrame, secret: str,
-                     n_targets: int = 500, seed: int = 0) -> AttackResult:
+                     n_targets: int = TARGETS, seed: int = 0) -> AttackResult:
     rng = np.random.default_rng(seed)
     known = [c for c in train.columns if c != secret and c in synth.columns]
     ref = train.select(known)
@@ -92,7 +124,7 @@ def inference_attack(synth: pl.DataFrame, train: pl.DataFrame, control: pl.DataF
 
 
 def linkability_attack(synth: pl.DataFrame, train: pl.DataFrame, control: pl.DataFrame,
-                       columns_a: list[str], columns_b: list[str], k: int = 5, n_targets: int = 500,
+                       columns_a: list[str], columns_b: list[str], k: int = 5, n_targets: int = TARGETS,
                        seed: int = 0) -> AttackResult:
     rng = np.random.default_rng(seed)
     va, vb = vocabulary(columns_a, synth, train, control), vocabulary(columns_b, synth, train, control)

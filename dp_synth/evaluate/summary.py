@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .attacks import inference_attack, linkability_attack, singling_out_attack
+from .attacks import inference_attack, linkability_attack, singling_out_attack, verdict
 from .utility import tstr_auc, tstr_r2
 
-__all__ = ["ml_efficacy", "attack_risk", "need_holdout", "real_rows", "ATTACKS", "NO_SKILL"]
+__all__ = ["ml_efficacy", "attack_risk", "risk_verdict", "RISK_LIMIT", "need_holdout", "real_rows", "ATTACKS", "NO_SKILL"]
 
 ATTACKS = ("singling_out", "linkability", "inference")
 # below these a model trained on the real rows has no skill worth keeping, and the ratio is undefined
@@ -92,3 +92,17 @@ def attack_risk(synthetic: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFr
         raise ValueError(f"unknown attack {attack!r}: use inference, linkability or singling_out")
     return {"attack": r.attack, "risk": _finite(r.risk), "ci_low": _finite(r.risk_low), "ci_high": _finite(r.risk_high),
             "attack_rate": _finite(r.rate), "control_rate": _finite(r.control_rate), "targets": r.n_targets}
+
+
+
+RISK_LIMIT = 0.1  # the attacks' max_risk in expectations/risk.json; the report judges against it too
+
+
+def risk_verdict(result: dict[str, Any], max_risk: float) -> str:
+    """Where an :func:`attack_risk` result's 95 % interval lies against ``max_risk``: ``above``,
+    ``below`` or ``inconclusive`` (:func:`.attacks.verdict`).
+
+    >>> risk_verdict({"risk": 0.14, "ci_low": 0.0, "ci_high": 0.37}, 0.1)
+    'inconclusive'
+    """
+    return verdict(result.get("ci_low"), result.get("ci_high"), max_risk)

@@ -20,7 +20,7 @@ from .. import __version__
 from .. import evaluate as ev
 from ..artifact import read_artifact
 from ..errors import ArtifactError, DPSynthError
-from ..evaluate.summary import ATTACKS, attack_risk, ml_efficacy, real_rows
+from ..evaluate.summary import ATTACKS, RISK_LIMIT, attack_risk, ml_efficacy, real_rows, risk_verdict
 from ..evaluate.utility import _as_float
 from ..engines import Engine
 from ..counts import numeric_values
@@ -149,7 +149,8 @@ def _figures_and_measures(pair, validation: dict | None, profile: dict | None = 
     risk = {"exact_copy_rate": ev.exact_copy_rate(pair.synthetic, pair.train),
             "holdout_copy_rate": ev.exact_copy_rate(pair.holdout, pair.train),
             "dcr_share": ev.share_closer_to_training(d_tr, d_ho),
-            "attacks": [attack_risk(pair.synthetic, pair.train, pair.holdout, a, secret) for a in ATTACKS]}
+            "attacks": [{**r, "verdict": risk_verdict(r, RISK_LIMIT)}
+                        for r in (attack_risk(pair.synthetic, pair.train, pair.holdout, a, secret) for a in ATTACKS)]}
     return {"utility": utility, "risk": risk}, figures
 
 

@@ -13,6 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..evaluate.summary import RISK_LIMIT  # noqa: E402
+
 __all__ = ["distributions", "associations", "dcr_histogram", "attack_risks", "budget_history"]
 
 REAL, TWIN = "#4c72b0", "#dd8452"
@@ -82,7 +84,7 @@ def dcr_histogram(dcr: dict[str, Any]) -> str:
     return _uri(fig)
 
 
-def attack_risks(attacks: list[dict[str, Any]], bound: float = 0.1) -> str:
+def attack_risks(attacks: list[dict[str, Any]], bound: float = RISK_LIMIT) -> str:
     """Risk of each attack with its 95 % interval, against the suites' bound."""
     fig, ax = plt.subplots(figsize=(6, 2.4))
     y = list(range(len(attacks)))

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..evaluate.summary import RISK_LIMIT
 from . import figures
 
 __all__ = ["render_html"]
@@ -157,14 +158,19 @@ def _risk(t: dict) -> str:
     if "unavailable" in r:
         return f'<h3>Re-identification risk</h3><p class="note">Not measured: {e(r["unavailable"])}</p>'
     rows = [[e(a["attack"]), _num(a["risk"]), f"[{_num(a['ci_low'])}, {_num(a['ci_high'])}]",
-             _num(a["attack_rate"]), _num(a["control_rate"]), _num(a["targets"])] for a in r["attacks"]]
+             e(a.get("verdict", "")), _num(a["attack_rate"]), _num(a["control_rate"]), _num(a["targets"])]
+            for a in r["attacks"]]
     return ("<h3>Re-identification risk</h3><p>"
             + _kpi("exact copies of training rows", _num(r["exact_copy_rate"], 4))
             + _kpi("same rate for unseen real rows", _num(r["holdout_copy_rate"], 4))
             + _kpi("DCR share (0.5 ideal)", _num(r["dcr_share"])) + "</p>"
             + f'<p class="muted">Holdout: {e(t["measures"].get("holdout"))}.</p>'
             + f'<img alt="distance to closest record" src="{figures.dcr_histogram(t["figures"]["dcr"])}">'
-            + _table(["attack", "risk", "95 % interval", "attack success", "control success", "targets"], rows)
+            + f'<p class="muted">Against the risk suite\'s limit {RISK_LIMIT}: <em>above</em> when the whole interval '
+            'exceeds it (the suite fails), <em>below</em> when it lies under it, <em>inconclusive</em> when it '
+            'straddles it (more holdout rows would tell).</p>'
+            + _table(["attack", "risk", "95 % interval", f"against {RISK_LIMIT}", "attack success", "control success", "targets"],
+                     rows)
             + f'<img alt="attack risks" src="{figures.attack_risks(r["attacks"])}">')
 
 

@@ -15,6 +15,7 @@ from great_expectations.expectations.expectation import BatchExpectation
 from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
 from great_expectations.render.renderer.renderer import renderer
 
+from ..evaluate.summary import risk_verdict
 from . import metrics as _registered_metrics  # noqa: F401  (registers the metrics these expectations use)
 
 __all__ = ["EXPECTATIONS", "register"]
@@ -160,9 +161,14 @@ class ExpectTwinDcrShareToBeBetween(_PairExpectation):
 
 
 class ExpectTwinAttackRiskToBeBelow(_PairExpectation):
-    """Anonymeter-style risk (attack − control)/(1 − control) of ``attack`` is at most ``max_risk``."""
+    """Anonymeter-style risk (attack − control)/(1 − control) of ``attack`` is not above ``max_risk``.
 
-    summary: ClassVar[str] = "{attack} attack risk (attack - control)/(1 - control) is at most {max_risk} (secret: {secret})"
+    Judged by the risk's 95 % interval: fails when all of it lies above ``max_risk`` (the twin
+    shows excess risk); passes otherwise, and the result says ``below`` (all of it under the
+    limit) or ``inconclusive`` (the interval straddles it: more holdout rows would tell)."""
+
+    summary: ClassVar[str] = ("{attack} attack risk (attack - control)/(1 - control) is not above {max_risk} "
+                              "at 95 % confidence (secret: {secret})")
 
     attack: str
     secret: Optional[Union[str, SuiteParameterDict]] = None
@@ -172,7 +178,8 @@ class ExpectTwinAttackRiskToBeBelow(_PairExpectation):
     success_keys: ClassVar[Tuple[str, ...]] = ("attack", "secret", "max_risk")
 
     def _verdict(self, value: dict) -> tuple[bool, Any]:
-        return value["risk"] <= self.max_risk, value
+        verdict = risk_verdict(value, self.max_risk)
+        return verdict != "above", {**value, "verdict": verdict}
 
 
 class ExpectTwinPrivacySpendWithinCap(_Described):

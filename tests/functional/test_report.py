@@ -76,6 +76,8 @@ def test_demo_report_renders_in_headless_chromium(demo_db, tmp_path):
     assert set(twin["validation"]["suites"]) == {"utility", "risk"}
     assert twin["measures"]["utility"]["ml_efficacy"]["target"] == "income"  # taken from the validation run
     assert [a["attack"] for a in twin["measures"]["risk"]["attacks"]][0] == "singling out"
+    assert {a["verdict"] for a in twin["measures"]["risk"]["attacks"]} <= {"below", "inconclusive"}  # a DP twin
+    assert "against 0.1" in text
     assert twin["model_card"]["steps"] > 0 and twin["model_card"]["versions"]["opacus"]
 
 
