@@ -220,6 +220,11 @@ def _print_validation(result) -> None:
             if not e["success"]:
                 out.print(escape(f"  ✗ {e['type']} {e['kwargs']}: observed {json.dumps(e['observed_value'], default=str)[:200]}"
                                  + (f" — {e['error']}" if e["error"] else "")))
+            elif isinstance(e["observed_value"], dict) and e["observed_value"].get("verdict") == "inconclusive":
+                v = e["observed_value"]
+                out.print(escape(f"  ? {v['attack']} attack: risk {v['risk']:.3f}, 95 % interval [{v['ci_low']:.3f}, "
+                                 f"{v['ci_high']:.3f}] straddles the limit {e['kwargs'].get('max_risk')}: passed as "
+                                 f"inconclusive ({v['targets']} targets; more holdout rows would tell)"))
         for s in outcome["skipped"]:
             out.print(escape(f"  - skipped {s['type']}: {s['reason']}"))
     for note in result.notes:
