@@ -94,7 +94,6 @@ def attack_risk(synthetic: pl.DataFrame, train: pl.DataFrame, holdout: pl.DataFr
             "attack_rate": _finite(r.rate), "control_rate": _finite(r.control_rate), "targets": r.n_targets}
 
 
-
 RISK_LIMIT = 0.1  # the attacks' max_risk in expectations/risk.json; the report judges against it too
 
 
