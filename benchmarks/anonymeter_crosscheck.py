@@ -10,7 +10,8 @@ the two sides meet through Parquet files:
 ``export`` (project venv) writes twin / training / control rows of a twin (default: the ε=1
 demo twin built by benchmarks/validation.py, plus a 'copied' twin = training rows) and
 dp-synth's own risks; ``check`` (anonymeter venv) runs anonymeter's three evaluators on the same
-files and prints both side by side.
+files and prints both side by side. dp-synth's attacks read up to 5,000 targets per side
+(``dp_synth.evaluate.attacks.TARGETS``): pass ``--n-attacks 5000`` to compare at equal size.
 """
 
 from __future__ import annotations
