@@ -111,3 +111,12 @@ def test_guided_search_is_numpy_searchsorted():
         scale[-1] = units
         v = np.concatenate([rng.random(5000) * units, scale[rng.integers(0, cells, 500)]])
         assert (guided_searchsorted(scale, v, units) == np.searchsorted(scale, v, side="left")).all(), trial
+
+
+@pytest.mark.parametrize("k", [2, 255, 256, 257, 300])
+def test_pick_counts_past_a_byte(k):
+    """The inverse-CDF pick counts in bytes up to 256 codes and in int32 beyond: the last codes are reached."""
+    cdf = torch.arange(1, k + 1, dtype=torch.float32)[:, None].expand(k, 4).contiguous()  # uniform over k codes
+    want = [0, k // 2, k - 2, k - 1]
+    u = torch.tensor([(m + 0.5) / k for m in want])  # u · k = m + ½: m codes lie below it
+    assert Sampler._pick(cdf, u).to(torch.int64).tolist() == want
