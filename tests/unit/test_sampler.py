@@ -1,4 +1,6 @@
 """The sampler (fused first layer, sigmoid form, one evaluation per distinct prefix) samples the trained model."""
+import types
+
 import pytest
 import torch
 
@@ -94,25 +96,6 @@ def test_numeric_cells_are_drawn_by_their_dp_mass():
     assert set(cells[80000:]) == {5}
 
 
-def test_guided_search_is_numpy_searchsorted():
-    """The decoder's cell search equals np.searchsorted (left) on scales with ties, long flat runs
-    (zero-mass cells: the fallback path) and queries exactly on entries."""
-    import numpy as np
-
-    from dp_synth.encoding import guided_searchsorted
-
-    rng = np.random.default_rng(0)
-    for trial in range(30):
-        units = int(rng.integers(1, 20))
-        cells = int(rng.integers(1, 300))
-        scale = np.sort(rng.random(cells) * units)
-        scale[rng.random(cells) < 0.3] = 0.0  # ties at the bottom
-        scale = np.sort(np.round(scale, int(rng.integers(0, 4))))  # many ties, runs of equal entries
-        scale[-1] = units
-        v = np.concatenate([rng.random(5000) * units, scale[rng.integers(0, cells, 500)]])
-        assert (guided_searchsorted(scale, v, units) == np.searchsorted(scale, v, side="left")).all(), trial
-
-
 @pytest.mark.parametrize("k", [2, 255, 256, 257, 300])
 def test_pick_counts_past_a_byte(k):
     """The inverse-CDF pick counts in bytes up to 256 codes and in int32 beyond: the last codes are reached."""
@@ -120,3 +103,27 @@ def test_pick_counts_past_a_byte(k):
     want = [0, k // 2, k - 2, k - 1]
     u = torch.tensor([(m + 0.5) / k for m in want])  # u · k = m + ½: m codes lie below it
     assert Sampler._pick(cdf, u).to(torch.int64).tolist() == want
+
+
+def test_alias_tables_draw_every_cell_by_its_share():
+    """Bins of 1 to 40 cells with random masses (some zero): each cell's frequency is its share of its
+    bin's mass within 4.5 σ, no row leaves its bin, and a zero-mass cell is never drawn."""
+    import numpy as np
+
+    from dp_synth.encoding import CellDraw
+
+    rng = np.random.default_rng(5)
+    widths = [1, 2, 7, 40, 3]
+    starts = np.concatenate([[0], np.cumsum(widths)])
+    mass = rng.exponential(1.0, starts[-1]) * (rng.random(starts[-1]) > 0.2)
+    mass[starts[1]:starts[2]] = 0.0  # a bin with no mass: equal shares
+    d = CellDraw.of(types.SimpleNamespace(cell_mass=mass.tolist(), bin_starts=starts.tolist()))
+    n = 200_000
+    for b, (a, z) in enumerate(zip(starts[:-1], starts[1:])):
+        cells = d.draw(np.full(n, b), rng)
+        assert cells.min() >= a and cells.max() < z, b
+        w = mass[a:z] if mass[a:z].sum() > 0 else np.ones(z - a)
+        p = w / w.sum()
+        freq = np.bincount(cells - a, minlength=z - a) / n
+        assert (np.abs(freq - p) <= 4.5 * np.sqrt(p * (1 - p) / n) + 1e-12).all(), b
+        assert (freq[p == 0] == 0).all(), b
