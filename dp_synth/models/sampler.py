@@ -131,18 +131,19 @@ class Sampler:
         codes[0] = (self.first[:-1, None] < u).sum(0, dtype=torch.int32)  # searchsorted (left), vectorised
         # distinct prefixes as rows of table indices (code + offset of its column), each row's prefix id
         ids, prefixes = codes[0].long(), torch.arange(ks[0], dtype=torch.int32)[:, None]
-        dense = False
+        dense, rows = False, None
         for j in range(1, H):
             u = torch.rand(n, generator=generator)
             table = None if dense else self._cdf_at(j, prefixes)  # one CDF per distinct prefix
+            if dense and rows is None:  # row by row from here: the prefix codes as table rows, row-major
+                rows = torch.empty(n, H - 1, dtype=torch.int32)
+                rows[:, :j] = codes[:j].T + self.offsets[:j]
             for s in range(0, n, CHUNK):  # chunk by chunk: the (k, rows) CDFs stay in cache
                 e = min(n, s + CHUNK)
-                if dense:  # transposed into rows and shifted in one pass
-                    rows = torch.add(codes[:j, s:e].T, self.offsets[:j], out=torch.empty(e - s, j, dtype=torch.int32))
-                    cdf = self._cdf_chunk(j, rows)
-                else:
-                    cdf = table.index_select(1, ids[s:e])
+                cdf = self._cdf_chunk(j, rows[s:e, :j]) if dense else table.index_select(1, ids[s:e])
                 codes[j, s:e] = self._pick(cdf, u[s:e])
+            if dense and j < H - 1:  # one column more, shifted once (not re-transposed for every head)
+                torch.add(codes[j], self.offsets[j], out=rows[:, j])
             if not dense and j < H - 1:
                 ids, prefixes, dense = self._extend(ids, prefixes, codes[j], ks[j], int(self.offsets[j]), n)
         return codes.index_select(0, torch.argsort(torch.tensor(self.order))).T  # model order → table order
