@@ -7,7 +7,10 @@ layers):
    Σ_i E_i[c_i] · W1_j[:, block i]ᵀ: one precomputed table row per (column, code), summed by
    ``embedding_bag`` — e× fewer operations than the (j·e)-wide matrix product.
 2. **Sigmoid form.** tanh(x) = 2σ(2x) − 1, with the 2s and the −1 folded into the weights:
-   σ is ~10× cheaper than tanh in PyTorch on CPU, and nothing else changes.
+   σ is ~10× cheaper than tanh in PyTorch on CPU, and nothing else changes. The first layer's bias sits
+   in column 0's table block (every prefix holds one code of it), and a head whose logits provably lie
+   within :data:`MAX_SPREAD` of their row's max exponentiates them less a static ceiling, without a max
+   per row (stop 28: with the two, 0.93–0.99 → 0.88–0.93 µs per Adult row).
 3. **One evaluation per distinct prefix.** Rows that share c_<j share head j's distribution. The
    distinct prefixes are tracked as dense ids (a mark-and-rank relabel, no sort); each head runs once per
    prefix and the rows gather their prefix's CDF. Early heads see a handful of prefixes, so most of the
@@ -37,17 +40,34 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["Sampler", "CHUNK"]
+__all__ = ["Sampler", "CHUNK", "MAX_SPREAD"]
 
 CHUNK = 8192  # rows per pass through a head: its activations (rows × hidden floats) stay in cache
 
 
+MAX_SPREAD = 64.0  # a head whose logits provably lie within this of their row's max needs no per-row max
+
+
 @dataclass(frozen=True)
 class _Head:
-    table: torch.Tensor    # (Σ_{i<j} k_i, hidden): 2 · E_i · W1_j[:, block i]ᵀ, blocks stacked
-    bias: torch.Tensor     # (hidden,): 2 · b1
+    table: torch.Tensor    # (Σ_{i<j} k_i, hidden): 2 · E_i · W1_j[:, block i]ᵀ, blocks stacked; + 2 · b1 in
+                           # column 0's block (every prefix holds one code of it)
     weight: torch.Tensor   # (k, hidden): 2 · W2
-    shift: torch.Tensor    # (k, 1): b2 − W2 · 1
+    shift: torch.Tensor    # (k, 1): b2 − W2 · 1, minus the logits' static ceiling when ``capped``
+    capped: bool           # logits ≤ 0 and each row's max ≥ −MAX_SPREAD: exp without subtracting the max
+
+    @classmethod
+    def of(cls, table: torch.Tensor, bias: torch.Tensor, k0: int, weight: torch.Tensor,
+           shift: torch.Tensor) -> "_Head":
+        """With σ ∈ (0, 1), logit c lies in [shift_c + Σ min(0, w_c·), shift_c + Σ max(0, w_c·)]: when the
+        highest ceiling is within MAX_SPREAD of the highest floor, subtracting it keeps every row's exp in
+        float range (its largest term ≥ e^−64), the same CDF up to rounding without a max per row."""
+        table = table.clone()
+        table[:k0] += bias
+        ceiling = float((shift[:, 0] + weight.clamp(min=0).sum(1)).max())
+        floor = float((shift[:, 0] + weight.clamp(max=0).sum(1)).max())
+        capped = ceiling - floor <= MAX_SPREAD
+        return cls(table.contiguous(), weight.contiguous(), (shift - ceiling if capped else shift).contiguous(), capped)
 
 
 @dataclass(frozen=True)
@@ -74,9 +94,8 @@ class Sampler:
         for j in range(1, len(ks)):
             lin1, lin2 = g.heads[j][0], g.heads[j][2]
             blocks = [g.embeddings[i].weight @ lin1.weight[:, i * e:(i + 1) * e].T for i in range(j)]
-            heads.append(_Head(table=(2 * torch.cat(blocks, 0)).contiguous(), bias=2 * lin1.bias,
-                               weight=(2 * lin2.weight).contiguous(),
-                               shift=(lin2.bias - lin2.weight.sum(1))[:, None].contiguous()))
+            heads.append(_Head.of(2 * torch.cat(blocks, 0), 2 * lin1.bias, ks[0], 2 * lin2.weight,
+                                  (lin2.bias - lin2.weight.sum(1))[:, None]))
         return cls(first=cdf, offsets=starts, heads=tuple(heads), cardinalities=tuple(ks),
                    order=tuple(int(i) for i in g.order), dense_share=dense_share)
 
@@ -97,8 +116,8 @@ class Sampler:
     def _cdf_chunk(self, j: int, rows: torch.Tensor) -> torch.Tensor:
         h = self.heads[j - 1]
         pre = nn.functional.embedding_bag(rows, h.table, mode="sum")
-        cdf = torch.addmm(h.shift, h.weight, torch.sigmoid_(pre.add_(h.bias)).T)
-        cdf.sub_(cdf.amax(0, keepdim=True)).exp_()
+        cdf = torch.addmm(h.shift, h.weight, torch.sigmoid_(pre).T)
+        (cdf if h.capped else cdf.sub_(cdf.amax(0, keepdim=True))).exp_()
         for i in range(1, cdf.shape[0]):  # the running sum row by row: 3–5× faster than cumsum(0) here
             cdf[i].add_(cdf[i - 1])
         return cdf

@@ -127,3 +127,22 @@ def test_alias_tables_draw_every_cell_by_its_share():
         freq = np.bincount(cells - a, minlength=z - a) / n
         assert (np.abs(freq - p) <= 4.5 * np.sqrt(p * (1 - p) / n) + 1e-12).all(), b
         assert (freq[p == 0] == 0).all(), b
+
+
+@pytest.mark.parametrize("scale", [0.3, 3.0])
+def test_static_or_per_row_max_gives_the_trained_probabilities(scale):
+    """Heads whose logits provably stay within MAX_SPREAD skip the per-row max; heads with wide logits
+    (large weights) keep it. Either way the sampler's probabilities are the trained ones, finite."""
+    g = _random_model(4)
+    with torch.no_grad():
+        for head in g.heads[1:]:
+            head[2].weight.mul_(scale / 0.3)
+    s = g.sampler()
+    assert {h.capped for h in s.heads} == ({True} if scale < 1 else {False})
+    codes = torch.stack([torch.randint(0, k, (500,)) for k in g.cardinalities], 1)
+    ref = [torch.log_softmax(x, dim=1) for x in g.logits(codes)]
+    for j, (a, b) in enumerate(zip(s.log_probs(codes), ref)):
+        assert not torch.isnan(a).any(), f"head {j}"
+        assert torch.allclose(a.exp(), b.exp(), atol=1e-5), f"head {j}"  # probabilities, tails included
+    drawn = s.sample(2_000, torch.Generator().manual_seed(0))
+    assert all(int(drawn[:, i].max()) < k for i, k in enumerate(g.config["cardinalities"]))
