@@ -79,7 +79,7 @@ class SynthModel:
         seeds = rng.integers(0, 2**62, size=len(sizes)).tolist()
 
         def codes(i: int) -> np.ndarray:
-            return sampler.sample(sizes[i], torch.Generator().manual_seed(int(seeds[i]))).numpy()
+            return sampler.sample(sizes[i], np.random.default_rng(int(seeds[i]))).numpy()
 
         def tables(blocks: Iterator[np.ndarray]) -> Iterator[pa.RecordBatch]:
             done = 0
@@ -105,8 +105,7 @@ class SynthModel:
         """Rows ``start … start+m-1`` of a twin generated block by block (Spark partitions): keys are
         numbered from ``start``; each block draws fresh randomness (``seed``: reproducible per block)."""
         rng = np.random.default_rng([seed, start] if seed is not None else secrets.randbits(128))
-        gen = torch.Generator()
-        gen.manual_seed(int(rng.integers(0, 2**62)))
+        gen = np.random.default_rng(int(rng.integers(0, 2**62)))
         self.generator.eval()
         codes = self.generator.sample(m, generator=gen).numpy()
         return self.encoder.decode(codes, rng, row_offset=start)

@@ -81,7 +81,7 @@ class AutoregressiveGenerator(nn.Module):
         """The weights rearranged for fast sampling (a snapshot: take a new one after training)."""
         return Sampler.of(self)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator | np.random.Generator | None = None) -> torch.Tensor:
         """``n`` rows of codes in table order (see :class:`~dp_synth.models.sampler.Sampler`)."""
         return self.sampler().sample(n, generator)
 

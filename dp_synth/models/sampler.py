@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -141,18 +142,20 @@ class Sampler:
         return out
 
     @torch.inference_mode()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator | np.random.Generator | None = None) -> torch.Tensor:
         """``n`` rows of codes (table order), int32, shape (n, columns), stored column by column (each
-        column contiguous, as the decoder reads them)."""
+        column contiguous, as the decoder reads them). ``generator``: a numpy Generator (what the write
+        path uses: its float32 uniforms cost 1.8 ns against PyTorch's 4.1), a torch.Generator, or None
+        (PyTorch's global one)."""
         ks, H = self.cardinalities, len(self.cardinalities)
         codes = torch.empty(H, n, dtype=torch.int32)  # model order, one contiguous row per column
-        u = torch.rand(n, generator=generator).mul_(self.first[-1])
+        u = _uniform(n, generator).mul_(self.first[-1])
         codes[0] = (self.first[:-1, None] < u).sum(0, dtype=torch.int32)  # searchsorted (left), vectorised
         # distinct prefixes as rows of table indices (code + offset of its column), each row's prefix id
         ids, prefixes = codes[0].long(), torch.arange(ks[0], dtype=torch.int32)[:, None]
         dense, rows = False, None
         for j in range(1, H):
-            u = torch.rand(n, generator=generator)
+            u = _uniform(n, generator)
             table = None if dense else self._cdf_at(j, prefixes)  # one CDF per distinct prefix
             if dense and rows is None:  # row by row from here: the prefix codes as table rows, row-major
                 rows = torch.empty(n, H - 1, dtype=torch.int32)
@@ -182,3 +185,10 @@ class Sampler:
         code = present.sub(parent * k).to(torch.int32).add_(offset)
         longer = torch.cat([prefixes.index_select(0, parent), code[:, None]], 1)
         return relabel.index_select(0, key), longer, False
+
+
+def _uniform(n: int, generator: torch.Generator | np.random.Generator | None) -> torch.Tensor:
+    """``n`` float32 uniforms on [0, 1) (24 random bits each, from either kind of generator)."""
+    if isinstance(generator, np.random.Generator):
+        return torch.from_numpy(generator.random(n, dtype=np.float32))
+    return torch.rand(n, generator=generator)
