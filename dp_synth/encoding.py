@@ -34,6 +34,7 @@ class Encoder:
         self.profile = profile
         self.columns = profile.columns
         self._cells: list | None = None
+        self._ranges: dict[str, tuple[float, float]] = {}
 
     @property
     def cardinalities(self) -> list[int]:
@@ -56,6 +57,9 @@ class Encoder:
         string categories as dictionary arrays over the released categories, the same values)."""
         if self._cells is None:  # alias tables of each numeric column, built once per encoder
             self._cells = [CellDraw.of(c) if isinstance(c, NumericProfile) else None for c in self.columns]
+            # the range a numeric column's values are drawn in (its cells'): no clamp where the type holds it
+            self._ranges = {c.name: (float(min(c.lows)), float(max(c.highs))) for c in self.columns
+                            if isinstance(c, NumericProfile) and len(c.lows)}
         by_name = {col.name: _decode_column(col, codes[:, j], rng, self._cells[j])
                    for j, col in enumerate(self.columns)}
         n = codes.shape[0]
@@ -71,7 +75,7 @@ class Encoder:
                 arr = pa.nulls(n)
             if pa.types.is_dictionary(arr.type) and not (dictionary and is_text(field.type)):
                 arr = arr.dictionary.take(arr.indices)  # a NULL index gives NULL
-            arrays.append(_cast(arr, field.type, c.kind))
+            arrays.append(_cast(arr, field.type, c.kind, self._ranges.get(c.name) if c.role is Role.LEARN else None))
         # fields are nullable in the twin's Arrow schema; the warehouse table keeps its own DDL
         schema = pa.schema([pa.field(f.name, a.type, True) for f, a in zip(self.spec.schema, arrays)])
         return pa.Table.from_arrays(arrays, schema=schema)
@@ -96,7 +100,7 @@ def _encode_column(col, values: pl.Series) -> np.ndarray:
 def _decode_column(col, codes: np.ndarray, rng: np.random.Generator, cells=None) -> pa.Array:
     offset = int(col.has_null)
     null = (codes == 0) if col.has_null else None  # None: no validity bitmap to build
-    k = np.clip(codes - offset, 0, None)
+    k = np.clip(codes - offset, 0, None) if offset else codes  # codes are ≥ 0
     if isinstance(col, CategoricalProfile):
         idx = pa.array(np.minimum(k, len(col.categories) - 1).astype(np.int32, copy=False), mask=null)
         return pa.DictionaryArray.from_arrays(idx, pa.array(col.categories, pa.string()))
@@ -163,7 +167,9 @@ class CellDraw:
         return np.where(r < self.threshold[idx], self.own[idx], self.alias[idx])
 
 
-def _cast(arr: pa.Array, typ: pa.DataType, kind: Kind) -> pa.Array:
+def _cast(arr: pa.Array, typ: pa.DataType, kind: Kind, within: tuple[float, float] | None = None) -> pa.Array:
+    """``arr`` in the column's type; ``within``: a range the values are known to lie in (no clamp needed
+    where the type holds all of it)."""
     if pa.types.is_dictionary(arr.type):  # categories kept as a dictionary: cast the dictionary only
         return pa.DictionaryArray.from_arrays(arr.indices, arr.dictionary.cast(typ))
     if pa.types.is_null(arr.type):
@@ -176,6 +182,8 @@ def _cast(arr: pa.Array, typ: pa.DataType, kind: Kind) -> pa.Array:
         return pc.equal(arr, "true")
     if pa.types.is_integer(typ) and pa.types.is_floating(arr.type):
         info = np.iinfo(typ.to_pandas_dtype())
+        if within is not None and info.min <= within[0] and within[1] <= info.max:
+            return pc.cast(arr, typ, safe=False)
         arr = pc.max_element_wise(pc.min_element_wise(arr, float(info.max), skip_nulls=False), float(info.min), skip_nulls=False)
         return pc.cast(arr, typ, safe=False)
     if pa.types.is_decimal(typ):

@@ -162,3 +162,19 @@ def test_numpy_generator_draws_reproducibly_from_the_model():
     p = torch.diff(s.first, prepend=s.first.new_zeros(1)) / s.first[-1]
     freq = torch.bincount(a[:, first].long(), minlength=len(p)).double() / a.shape[0]
     assert torch.allclose(freq, p.double(), atol=4.5 * float(p.max() * (1 - p.max()) / a.shape[0]) ** 0.5 + 1e-9)
+
+
+def test_integer_cast_clamps_unless_the_drawn_range_fits_the_type():
+    """A decoded number goes into the column's integer type: clamped to the type when its cells' range
+    may leave it, cast directly when the whole range fits (the write path's common case)."""
+    import pyarrow as pa
+
+    from dp_synth.encoding import _cast
+    from dp_synth.spec import Kind
+
+    arr = pa.array([1e6, -5.0, 3.0, None], pa.float64())
+    assert _cast(arr, pa.int8(), Kind.INTEGER).to_pylist() == [127, -5, 3, None]
+    assert _cast(arr, pa.int8(), Kind.INTEGER, within=(-5.0, 1e6)).to_pylist() == [127, -5, 3, None]
+    fits = pa.array([100.0, -5.0, 3.0, None], pa.float64())
+    got = _cast(fits, pa.int8(), Kind.INTEGER, within=(-128.0, 127.0))
+    assert got.type == pa.int8() and got.to_pylist() == [100, -5, 3, None]
