@@ -14,8 +14,10 @@ accounted as zCDP (ρ = 1/(2σ²)) in :mod:`dp_synth.privacy`:
 4. per learned column, one histogram over [NULL] + fine cells (numeric) or [NULL] +
    categories (categorical). Undeclared categories are released only if their noisy
    count clears a threshold set by δ (Gaussian stability histogram); the rest become
-   "other". Bin edges, NULL rates and the marginals that initialise the generator are
-   all post-processing of these histograms.
+   "other". A text column also counts every value of the public vocabularies
+   (:mod:`dp_synth.domains`); when they hold most of its rows, each is a category.
+   Bin edges, NULL rates and the marginals that initialise the generator are all
+   post-processing of these histograms.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from typing import Any, Mapping
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from .errors import InputError
 from .bounds import _combine, dp_bounds, pow2_top
+from .domains import VOCABULARIES, Vocabulary, public_values
 from .counts import Counts, Distinct, Fine, Hist, NonFinite, Pow2, Rows, Values, as_counts
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter, discrete_gaussian_tail, discrete_gaussian_threshold
@@ -41,6 +45,7 @@ OTHER = "__other__"          # code label for released-too-rare categories
 MAX_CELLS = 256              # fine cells per numeric column
 PII_DISTINCT_SHARE = 0.5
 SMALL_INTEGER_RANGE = 128    # integer columns with at most this many values get one cell per value
+VOCABULARY_SHARE = 0.5       # a text column is a public vocabulary's when its values hold this share of rows
 CELL_THRESHOLD = 1.5         # a fine cell's noisy count below this many σ is taken as empty
 COARSE_SHARE = 0.3           # of a numeric column's histogram budget: its coarse bins' own counts, when
 COARSE_MIN_CELLS = 64        # it has this many fine cells or more (4 per bin: below, a bin's sum gains little)
@@ -176,7 +181,8 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
         if c.kind.is_numeric:
             profiles.append(_numeric(counts, c, binnings[c.name], counter, unit, nullable[c.name]))
         else:
-            profiles.append(_categorical(counts, c, counter, unit, nullable[c.name], n_noisy, per_column_delta))
+            profiles.append(_categorical(counts, c, counter, unit, nullable[c.name], n_noisy, per_column_delta,
+                                         text=_is_text(spec.schema.field(c.name).type)))
     return spec, TableProfile(n_noisy=n_noisy, columns=tuple(profiles)), counter.measurements
 
 
@@ -282,6 +288,27 @@ def _combine_bins(raw: np.ndarray, sigma_f: float, mass: np.ndarray, starts: lis
     return mass * scale[owner]
 
 
+def _is_text(typ: pa.DataType) -> bool:
+    return pa.types.is_string(typ) or pa.types.is_large_string(typ)
+
+
+def _vocabulary(counted: Mapping[str, float], n_noisy: float) -> Vocabulary | None:
+    """The public vocabulary holding most rows by the noisy counts (post-processing), if any."""
+    for vocab in VOCABULARIES:
+        if sum(counted.get(k, 0.0) for k in vocab.values) >= VOCABULARY_SHARE * n_noisy:
+            return vocab
+    return None
+
+
+def _vocabulary_masses(vocab: Vocabulary, counted: Mapping[str, float], sigma: float) -> list[tuple[str, float]]:
+    """Each value's noisy count if it clears ``CELL_THRESHOLD``·σ, else an even share of what the
+    vocabulary's total (an unbiased sum) holds beyond those (as numeric cells dropped under the noise)."""
+    raw = np.array([counted[k] for k in vocab.values])
+    kept = raw > CELL_THRESHOLD * sigma
+    fill = max(raw.sum() - raw[kept].sum(), 0.0) / max(int((~kept).sum()), 1)
+    return [(k, float(v) if ok else fill) for k, v, ok in zip(vocab.values, raw, kept)]
+
+
 def _quantile_bins(mass: np.ndarray, k: int = 16) -> list[int]:
     """Cut the fine cells into ≤ k contiguous bins of about equal noisy mass, left to right, each bin's
     target being the mass still to cut over the bins still to fill. A cell heavier than that target (an
@@ -311,7 +338,7 @@ def _quantile_bins(mass: np.ndarray, k: int = 16) -> list[int]:
 
 
 def _categorical(counts: Counts, c: ColumnSpec, counter: NoisyCounter, unit: float, nullable: bool,
-                 n_noisy: float, delta_col: float) -> CategoricalProfile:
+                 n_noisy: float, delta_col: float, text: bool = False) -> CategoricalProfile:
     observed, nulls = counts.value_counts(c.name)
     if c.categories is not None:  # public domain: every category, no threshold
         cats = list(c.categories)
@@ -328,14 +355,20 @@ def _categorical(counts: Counts, c: ColumnSpec, counter: NoisyCounter, unit: flo
         # declared categories are the only values the twin holds: no "other" code (rows outside the
         # declaration — refused above when they are most rows — are encoded as the first category)
         return CategoricalProfile(c.name, c.kind, tuple(cats), tuple(cats_mass), float(null_mass))
-    keys = sorted(observed)
-    true = np.array([nulls] + [observed[k] for k in keys])
+    # the public vocabularies' values are counted whether seen or not (a text column: a schema fact)
+    keys = sorted(set(observed) | set(public_values())) if text else sorted(observed)
+    true = np.array([nulls] + [observed.get(k, 0) for k in keys])
     sigma = 1.0 / math.sqrt(2 * unit)
     tau = 1.0 + discrete_gaussian_threshold(sigma, delta_col) - 0.5  # count 1 + noise clears τ w.p. ≤ δ_col
-    noisy, _ = counter.counts(true, unit, f"{c.name}: histogram (categories with noisy count > {tau:.0f})",
+    noisy, _ = counter.counts(true, unit, f"{c.name}: histogram (categories with noisy count > {tau:.0f}"
+                              + ("; public US state codes and names always counted)" if text else ")"),
                               delta_extra=delta_col)
     null_mass = max(noisy[0], 0.0) if nullable and noisy[0] > 1.5 * sigma else 0.0
-    keep = [(k, v) for k, v in zip(keys, noisy[1:]) if v > tau]
+    counted = dict(zip(keys, noisy[1:]))
+    vocab = _vocabulary(counted, n_noisy) if text else None
+    keep = [(k, v) for k, v in counted.items() if v > tau and (vocab is None or k not in vocab)]
+    if vocab is not None:  # every value of the vocabulary is a category, however rare
+        keep += _vocabulary_masses(vocab, counted, sigma)
     keep.sort(key=lambda kv: -kv[1])
     other = n_noisy - null_mass - sum(v for _, v in keep)
     cats = [k for k, _ in keep]

@@ -145,3 +145,52 @@ def test_numeric_bins_are_measured_closer_to_the_data_than_their_cells_alone(mon
         return np.mean(errs)
 
     assert error(0.3) < 0.8 * error(0.0)
+
+
+def _states_table(seed=0):
+    """Mostly US state codes, most of them rarer than the release threshold, plus one non-state value."""
+    rng = np.random.default_rng(seed)
+    codes = ["AK"] * 900 + ["TX"] * 700 + ["CA"] * 600 + [s for s in ("OH", "FL", "GA", "NY") for _ in range(12)]
+    codes += ["RI", "DE", "VT"] + ["Overseas"] * 400
+    return pl.DataFrame({"state": codes, "x": rng.integers(0, 9, len(codes)).tolist()})
+
+
+def test_a_column_of_us_state_codes_gets_every_code_even_the_rare_ones():
+    from dp_synth.domains import US_STATE_CODES
+
+    df = _states_table()
+    _, prof, ms = _profile(df, rho=0.02)  # σ of the histogram ≈ 10, threshold ≈ 50 rows
+    col = prof.columns[0]
+    assert set(US_STATE_CODES.values) <= set(col.categories)
+    assert "Overseas" in col.categories and OTHER in col.categories  # unknown values still by threshold
+    mass = dict(zip(col.categories, col.mass))
+    # the three large states keep their own noisy counts; the rare ones share what the codes hold beyond
+    assert mass["AK"] > mass["TX"] > mass["CA"] > 5 * max(mass["RI"], mass["OH"])
+    assert min(mass[k] for k in US_STATE_CODES.values) >= 0
+    # the codes' total mass is an unbiased sum of their noisy counts: 2,251 rows ± noise of 62 cells
+    sigma = next(m.sigma for m in ms if m.target.startswith("state: histogram"))
+    total = sum(mass[k] for k in US_STATE_CODES.values)
+    assert abs(total - 2251) < 5 * sigma * math.sqrt(len(US_STATE_CODES.values))
+    # one histogram measures the column, as for any text column: the public codes cost nothing more
+    assert sum(m.target.startswith("state: histogram") for m in ms) == 1
+
+
+def test_a_few_state_codes_in_another_column_are_not_released_below_the_threshold():
+    vals = ["common"] * 3000 + ["also"] * 2000 + ["CA", "TX"]
+    df = pl.DataFrame({"c": vals, "x": list(range(len(vals)))})
+    _, prof, _ = _profile(df)
+    cats = prof.columns[0].categories
+    assert "CA" not in cats and "TX" not in cats and "AK" not in cats
+    assert set(cats) == {"common", "also", OTHER}
+
+
+def test_the_vocabulary_decision_reads_only_the_noisy_counts():
+    from dp_synth.domains import US_STATE_CODES
+    from dp_synth.profile import _vocabulary
+
+    counted = {k: 0.0 for k in US_STATE_CODES.values} | {"x": 0.0}
+    counted["x"] = 600.0
+    counted["AK"] = 390.0
+    assert _vocabulary(counted, n_noisy=1000.0) is None  # 39 % of rows: not the vocabulary's column
+    counted["AK"] = 510.0
+    assert _vocabulary(counted, n_noisy=1000.0) is US_STATE_CODES

@@ -1,0 +1,67 @@
+"""Public vocabularies: value sets known before any data is seen (US state codes, US state names).
+
+A text column whose values are mostly such codes gets every code of the vocabulary as a category,
+including the codes too rare to clear the release threshold of an unknown domain. The values are
+public (they are in this file), so measuring a noisy count for each of them costs nothing beyond the
+column's histogram, which counts them anyway; whether a column *is* such a column is decided from
+that noisy histogram (post-processing). See :func:`dp_synth.profile.measure_profile`.
+
+>>> US_STATE_CODES.name, len(US_STATE_CODES.values), "CA" in US_STATE_CODES
+('US state codes', 62, True)
+>>> [v.name for v in VOCABULARIES if "Texas" in v]
+['US state names']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Vocabulary", "US_STATE_CODES", "US_STATE_NAMES", "VOCABULARIES", "public_values"]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A public value set, spelled as the column must spell it (matching is exact)."""
+
+    name: str
+    values: tuple[str, ...]
+    _set: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_set", frozenset(self.values))
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._set
+
+
+_STATES = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "FL": "Florida", "GA": "Georgia",
+    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa", "KS": "Kansas",
+    "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts",
+    "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
+    "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico",
+    "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
+    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina",
+    "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
+    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
+    "DC": "District of Columbia", "AS": "American Samoa", "GU": "Guam",
+    "MP": "Northern Mariana Islands", "PR": "Puerto Rico", "VI": "U.S. Virgin Islands",
+    "FM": "Federated States of Micronesia", "MH": "Marshall Islands", "PW": "Palau",
+}
+_MILITARY = ("AA", "AE", "AP")  # USPS codes of armed forces addresses (no state name)
+
+US_STATE_CODES = Vocabulary("US state codes", tuple(_STATES) + _MILITARY)
+US_STATE_NAMES = Vocabulary("US state names", tuple(_STATES.values()))
+
+# disjoint value sets (a value belongs to at most one), tried in this order
+VOCABULARIES: tuple[Vocabulary, ...] = (US_STATE_CODES, US_STATE_NAMES)
+
+
+def public_values() -> tuple[str, ...]:
+    """Every value of every vocabulary, sorted: the cells a text column's histogram always counts.
+
+    >>> len(public_values()) == sum(len(v.values) for v in VOCABULARIES)
+    True
+    """
+    return tuple(sorted(set().union(*(v.values for v in VOCABULARIES))))
