@@ -215,8 +215,8 @@ class Counts(ABC):
         return self.get(Values(column))
 
     @abstractmethod
-    def pair_tables(self, encoder, pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], np.ndarray]:
-        """For each pair (i, j) of the encoder's columns, the k_i × k_j table of their codes."""
+    def pair_tables(self, encoder, pairs: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], np.ndarray]:
+        """For each pair (i, j) — or triple — of the encoder's columns, the k_i × k_j (× k_l) table of their codes."""
 
 
 class FrameCounts(Counts):
@@ -246,16 +246,25 @@ class FrameCounts(Counts):
         true = np.bincount(r.binning.index(x), minlength=r.binning.size) if x.size else np.zeros(r.binning.size, np.int64)
         return np.concatenate([[s.null_count()], true]) if r.nulls else true
 
-    def pair_tables(self, encoder, pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], np.ndarray]:
+    def pair_tables(self, encoder, pairs: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], np.ndarray]:
         if self._codes is None:
             self._codes = encoder.encode(self.df)
         return code_pairs(self._codes, encoder.cardinalities, pairs)
 
 
-def code_pairs(codes: np.ndarray, cards: Sequence[int], pairs: Sequence[tuple[int, int]]) -> dict:
-    """The k_i × k_j count table of each pair of code columns."""
-    return {(i, j): np.bincount(codes[:, i] * cards[j] + codes[:, j], minlength=cards[i] * cards[j])
-            .reshape(cards[i], cards[j]) for i, j in pairs}
+def code_pairs(codes: np.ndarray, cards: Sequence[int], pairs: Sequence[tuple[int, ...]]) -> dict:
+    """The k_i × k_j (× k_l …) count table of each pair (or triple) of code columns.
+
+    >>> code_pairs(np.array([[0, 1, 1], [1, 1, 0]]), [2, 2, 2], [(0, 1), (0, 1, 2)])[(0, 1, 2)].sum(axis=2)
+    array([[0, 1],
+           [0, 1]])
+    """
+    out = {}
+    for p in pairs:
+        dims = tuple(cards[c] for c in p)
+        flat = np.ravel_multi_index(tuple(codes[:, c] for c in p), dims)
+        out[tuple(p)] = np.bincount(flat, minlength=int(np.prod(dims))).reshape(dims)
+    return out
 
 
 def as_counts(data: "Counts | pl.DataFrame") -> Counts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import secrets
 import warnings
 import math
@@ -242,7 +243,9 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     prior, extra, base = None, None, None
     if config.tree_share > 0 and len(encoder.cardinalities) > 1:
         counter = NoisyCounter(rng)
-        tables = counts.pair_tables(encoder, all_pairs(len(encoder.cardinalities)))  # one engine scan
+        d = len(encoder.cardinalities)
+        triples = list(itertools.combinations(range(d), 3)) if config.extra_triples and config.extra_pairs else []
+        tables = counts.pair_tables(encoder, all_pairs(d) + triples)  # one engine scan
         prior = measure_tree(tables, encoder.cardinalities, encoder.marginals(), profile.n_noisy,
                              rho * config.tree_select_share, rho * config.tree_share, counter,
                              secure_rng(seed))

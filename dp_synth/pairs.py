@@ -24,8 +24,11 @@ from .privacy.noise import NoisyCounter, sigma_of
 __all__ = ["measure_extra_pairs", "reweight"]
 
 
-def _weighted_counts(sample: np.ndarray, w: np.ndarray, i: int, j: int, ki: int, kj: int) -> np.ndarray:
-    return np.bincount(sample[:, i] * kj + sample[:, j], weights=w, minlength=ki * kj).reshape(ki, kj)
+def _weighted_counts(sample: np.ndarray, w: np.ndarray, cols: tuple[int, ...], cards: list[int]) -> np.ndarray:
+    """The weighted count table of ``sample`` over the columns ``cols`` (a pair or a triple)."""
+    dims = tuple(cards[c] for c in cols)
+    flat = np.ravel_multi_index(tuple(sample[:, c] for c in cols), dims)
+    return np.bincount(flat, weights=w, minlength=int(np.prod(dims))).reshape(dims)
 
 
 def reweight(sample: np.ndarray, tables: dict[tuple[int, int], np.ndarray], cards: list[int],
@@ -41,10 +44,10 @@ def reweight(sample: np.ndarray, tables: dict[tuple[int, int], np.ndarray], card
                 target = np.clip(np.asarray(p, float), 0, None) / max(np.clip(p, 0, None).sum(), 1e-12)
                 w = w * np.where(cur > 0, target / np.where(cur > 0, cur, 1.0), 1.0)[sample[:, c]]
                 w = w / w.sum()
-        for (i, j), target in targets.items():
-            cur = _weighted_counts(sample, w, i, j, cards[i], cards[j])
+        for cols, target in targets.items():
+            cur = _weighted_counts(sample, w, cols, cards)
             ratio = np.where(cur > 0, target / np.where(cur > 0, cur, 1.0), 1.0)
-            w = w * ratio[sample[:, i], sample[:, j]]
+            w = w * ratio[tuple(sample[:, c] for c in cols)]
             w = w / w.sum()
     return w
 
@@ -53,10 +56,11 @@ def measure_extra_pairs(tables: dict, cards: list[int], sample: np.ndarray, tree
                         n_noisy: float, k: int, rho_select: float, rho_measure: float,
                         counter: NoisyCounter, rng: np.random.Generator | None,
                         max_cells: int = 4096, marginals: list[np.ndarray] | None = None) -> tuple[dict, np.ndarray]:
-    """Pick and measure up to ``k`` pairs not in the tree; returns (noisy tables, weights for ``sample``)."""
-    d = len(cards)
-    pairs = [(i, j) for i in range(d) for j in range(i + 1, d)
-             if (i, j) not in tree_edges and (j, i) not in tree_edges and cards[i] * cards[j] <= max_cells]
+    """Pick and measure up to ``k`` marginals not in the tree — the pairs, and the triples whose
+    tables ``tables`` holds too; returns (noisy tables, weights for ``sample``)."""
+    pairs = [p for p in tables if len(p) == 2 and p not in tree_edges and p[::-1] not in tree_edges
+             and int(np.prod([cards[c] for c in p])) <= max_cells]
+    pairs += [p for p in tables if len(p) == 3 and int(np.prod([cards[c] for c in p])) <= max_cells]
     k = min(k, len(pairs))
     if k == 0:
         return {}, np.full(len(sample), 1.0 / len(sample))
@@ -70,10 +74,11 @@ def measure_extra_pairs(tables: dict, cards: list[int], sample: np.ndarray, tree
     w = np.full(len(sample), 1.0 / len(sample))
     for _ in range(k):
         left = [p for p in pairs if p not in tables]
-        scores = np.array([np.abs(true[p] - n_noisy * _weighted_counts(sample, w, *p, cards[p[0]], cards[p[1]])).sum()
+        scores = np.array([np.abs(true[p] - n_noisy * _weighted_counts(sample, w, p, cards)).sum()
                            - penalty[p] for p in left])
         p = left[_exponential(scores, eps_round, rng)]
-        noisy, _ = counter.counts(true[p].ravel(), rho_pair, f"2-way marginal of columns {p[0]}×{p[1]} (adaptive)")
+        noisy, _ = counter.counts(true[p].ravel(), rho_pair,
+                                  f"{len(p)}-way marginal of columns {'×'.join(map(str, p))} (adaptive)")
         tables[p] = np.clip(noisy.reshape(true[p].shape), 0, None)
         w = reweight(sample, tables, cards, marginals=marginals)
     counter.measurements.append(Measurement("profile", "exponential", f"adaptive pair selection ({k} pairs)",

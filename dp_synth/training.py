@@ -39,6 +39,7 @@ class TrainingConfig:
     tree_select_share: float = 0.05 # choosing the tree of column pairs (exponential mechanism)
     tree_share: float = 0.4         # measuring the tree's 2-way marginals; DP-SGD gets the rest
     extra_pairs: int = 8            # 2-way marginals beyond the tree, chosen adaptively (pairs.py)
+    extra_triples: bool = False     # 3-way marginals are candidates of the adaptive selection too
     extra_select_share: float = 0.02
     extra_share: float = 0.1
     pretrain_rows: int = 50_000     # samples from the DP tree used to pretrain (free)

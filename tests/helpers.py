@@ -1,6 +1,7 @@
 """Shared test data builders."""
 import datetime as dt
 import decimal
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +112,9 @@ def assert_engine_counts_match_memory(engine, rel, where=()):
     spec = TableSpec.from_arrow(table.schema, {"s": {"role": "learn"}}, table="awkward")
     _, profile, _ = measure_profile(frame.df, spec, 5.0, 1e-6, np.random.RandomState(0))
     encoder = Encoder(spec, profile)
-    pairs = all_pairs(len(encoder.cardinalities))
+    d = len(encoder.cardinalities)
+    pairs = all_pairs(d) + list(itertools.combinations(range(d), 3))  # and the triples of the adaptive selection
+    assert d >= 3
     mine, ref = eng.pair_tables(encoder, pairs), frame.pair_tables(encoder, pairs)
     assert set(mine) == set(ref) == set(pairs)
     for p in pairs:

@@ -230,7 +230,7 @@ class EngineCounts(Counts):
                 out[i] = true if r.nulls else true[1:]
         return out
 
-    def pair_tables(self, encoder, pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], np.ndarray]:
+    def pair_tables(self, encoder, pairs: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], np.ndarray]:
         if not pairs:
             return {}
         cards = encoder.cardinalities
@@ -251,18 +251,17 @@ class EngineCounts(Counts):
                 codes.append(f"CASE WHEN x{j} IS NULL THEN 0 ELSE {bin_sql(f'x{j}', col, clamped=True)} "
                              f"+ {offset} END AS c{j}")
         cols = ", ".join(f"c{j}" for j in used)
-        sets = ", ".join(f"(c{i}, c{j})" for i, j in pairs)
+        sets = ", ".join("(" + ", ".join(f"c{j}" for j in p) + ")" for p in pairs)
         # group the rows by their whole code tuple first, then expand the (far fewer) groups into the pairs
         rows = self._run(f", x AS (SELECT {', '.join(values)} FROM s), c AS (SELECT {', '.join(codes)} FROM x), "
                          f"j AS (SELECT {cols}, count(*) AS n FROM c GROUP BY {cols}) "
                          f"SELECT {cols}, sum(n) FROM j GROUP BY GROUPING SETS ({sets})", params)
         where = {j: n for n, j in enumerate(used)}
-        out = {(i, j): np.zeros((cards[i], cards[j]), dtype=np.int64) for i, j in pairs}
-        for row in rows:
+        out = {tuple(p): np.zeros(tuple(cards[j] for j in p), dtype=np.int64) for p in pairs}
+        for row in rows:  # a code is never NULL: the columns a row holds name its grouping set
             present = tuple(j for j in used if row[where[j]] is not None)
             if present in out:
-                i, j = present
-                out[present][int(row[where[i]]), int(row[where[j]])] += int(row[-1])
+                out[present][tuple(int(row[where[j]]) for j in present)] += int(row[-1])
         return out
 
 

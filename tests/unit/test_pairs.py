@@ -15,7 +15,7 @@ def test_reweighting_matches_measured_pair_tables():
     sample = rng.integers(0, 3, size=(20000, 3))  # independent columns
     target = np.array([[5.0, 1, 1], [1, 5, 1], [1, 1, 5]])  # 0×1 strongly diagonal
     w = reweight(sample, {(0, 1): target}, [3, 3, 3])
-    got = _weighted_counts(sample, w, 0, 1, 3, 3)
+    got = _weighted_counts(sample, w, (0, 1), [3, 3, 3])
     assert np.allclose(got, target / target.sum(), atol=1e-6)
     assert abs(w.sum() - 1) < 1e-9
 
@@ -62,3 +62,26 @@ def test_selection_discounts_the_noise_a_large_table_will_get():
 
     assert pick(0.0005) == [(0, 1)]
     assert pick(0.5) == [(2, 3)]
+
+
+def test_a_triple_is_picked_when_the_structure_is_three_way_and_the_weights_then_hold_it():
+    """c = a XOR b: every pair is independent, so no pair table tells the sample anything; the triple
+    does, and the reweighted sample then holds c = a XOR b."""
+    import itertools
+
+    rng = np.random.default_rng(5)
+    n = 20000
+    a, b = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    codes = np.column_stack([a, b, a ^ b, rng.integers(0, 2, n)])
+    cards = [2, 2, 2, 2]
+    sets = all_pairs(4) + list(itertools.combinations(range(4), 3))
+    true = code_pairs(codes, cards, sets)
+    assert np.allclose(true[(0, 2)], n / 4, rtol=0.05)  # the pairs look independent
+    sample = rng.integers(0, 2, size=(8000, 4))
+    counter = NoisyCounter(np.random.RandomState(0))
+    tables, w = measure_extra_pairs(true, cards, sample, set(), float(n), 1, 2.0, 2.0, counter,
+                                    np.random.default_rng(6), marginals=[np.full(2, 0.5)] * 4)
+    assert list(tables) == [(0, 1, 2)]
+    xor = _weighted_counts(sample, w, (0, 1, 2), cards)
+    assert xor[0, 0, 0] + xor[0, 1, 1] + xor[1, 0, 1] + xor[1, 1, 0] > 0.99
+    assert any(m.target.startswith("3-way marginal of columns 0×1×2") for m in counter.measurements)
