@@ -9,7 +9,8 @@ own rate). Tables (all public, shipped with PyPI packages, no network):
 
 - adult — UCI Adult (bundled with dp-synth; ../shared copy if present): 15 mixed columns; TSTR income = >50K
 - airports — vega_datasets airports.csv (3,376 US airports): latitude/longitude with state and city,
-  numeric joint structure with many-valued categories; TSTR state = AK (Alaska: predictable from coordinates)
+  numeric joint structure with many-valued categories (state: US state codes, a public vocabulary —
+  dp_synth/domains.py — so every code is a category); TSTR state = AK (Alaska: predictable from coordinates)
 - seattle_weather — vega_datasets seattle-weather.csv (1,461 days): a date, four numbers, weather type;
   TSTR weather = rain
 
