@@ -70,3 +70,26 @@ def test_synthesize_prints_the_runs_notices(tmp_path):
     flat = " ".join(res.output.split())
     assert flat.count("DP bounds hold one value") == 1 and "column 'loss'" in flat
     assert flat.count("treated as PII") == 1 and "'email'" in flat
+
+
+def test_a_state_code_column_gets_its_rare_states_in_the_twin(tmp_path):
+    """Through the CLI with its defaults: a column of US state codes, 40 of its 50 states too rare for the
+    release threshold (8 rows each), gets every state code as a category, so the twin holds states the
+    threshold alone would have folded into "__other__"."""
+    import numpy as np
+    import polars as pl
+
+    from dp_synth.domains import US_STATE_CODES
+
+    rng = np.random.default_rng(0)
+    big, rare = list(US_STATE_CODES.values[:10]), list(US_STATE_CODES.values[10:50])
+    states = [s for s in big for _ in range(400)] + [s for s in rare for _ in range(8)]
+    df = pl.DataFrame({"state": states, "amount": rng.gamma(2.0, 50.0, len(states)).round(2)})
+    db = duckdb_with(tmp_path / "s.duckdb", shops=df.to_arrow())
+    res = runner.invoke(app, ["synthesize", "--db", str(db), "--table", "shops", "--epsilon", "1", "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    with duckdb.connect(str(db)) as con:
+        twin = {r[0]: r[1] for r in con.execute("SELECT state, count(*) FROM main_synthetic.shops GROUP BY 1").fetchall()}
+    assert "__other__" not in twin or twin["__other__"] < 0.02 * sum(twin.values())
+    assert len(set(rare) & set(twin)) >= 20  # under the threshold alone: none of them
+    assert sum(twin.get(s, 0) for s in rare) / sum(twin.values()) < 0.3  # they stay rare (true share 0.074)
