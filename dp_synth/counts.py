@@ -26,7 +26,7 @@ from .spec import Kind
 
 __all__ = ["Binning", "Pow2", "Equal", "Fine", "Counts", "FrameCounts", "Request", "Rows", "Distinct",
            "NonFinite", "Hist", "Values", "cell_index", "numeric_values",
-           "category_values", "POW2_MIN", "code_pairs", "as_counts"]
+           "category_values", "POW2_MIN", "code_pairs", "code_table", "as_counts"]
 
 POW2_MIN = -20  # smallest magnitude bucket of the bounds histogram: 2^-20
 
@@ -252,19 +252,21 @@ class FrameCounts(Counts):
         return code_pairs(self._codes, encoder.cardinalities, pairs)
 
 
+def code_table(codes: np.ndarray, cols: Sequence[int], cards: Sequence[int], weights: np.ndarray | None = None) -> np.ndarray:
+    """The k_i × k_j (× k_l …) table of the code columns ``cols``: row counts, or sums of ``weights``."""
+    dims = tuple(cards[c] for c in cols)
+    flat = np.ravel_multi_index(tuple(codes[:, c] for c in cols), dims)
+    return np.bincount(flat, weights=weights, minlength=int(np.prod(dims))).reshape(dims)
+
+
 def code_pairs(codes: np.ndarray, cards: Sequence[int], pairs: Sequence[tuple[int, ...]]) -> dict:
-    """The k_i × k_j (× k_l …) count table of each pair (or triple) of code columns.
+    """The count table of each pair (or triple) of code columns.
 
     >>> code_pairs(np.array([[0, 1, 1], [1, 1, 0]]), [2, 2, 2], [(0, 1), (0, 1, 2)])[(0, 1, 2)].sum(axis=2)
     array([[0, 1],
            [0, 1]])
     """
-    out = {}
-    for p in pairs:
-        dims = tuple(cards[c] for c in p)
-        flat = np.ravel_multi_index(tuple(codes[:, c] for c in p), dims)
-        out[tuple(p)] = np.bincount(flat, minlength=int(np.prod(dims))).reshape(dims)
-    return out
+    return {tuple(p): code_table(codes, p, cards) for p in pairs}
 
 
 def as_counts(data: "Counts | pl.DataFrame") -> Counts:

@@ -15,6 +15,7 @@ that noisy histogram (post-processing). See :func:`dp_synth.profile.measure_prof
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 __all__ = ["Vocabulary", "US_STATE_CODES", "US_STATE_NAMES", "VOCABULARIES", "public_values"]
 
@@ -58,6 +59,7 @@ US_STATE_NAMES = Vocabulary("US state names", tuple(_STATES.values()))
 VOCABULARIES: tuple[Vocabulary, ...] = (US_STATE_CODES, US_STATE_NAMES)
 
 
+@cache
 def public_values() -> tuple[str, ...]:
     """Every value of every vocabulary, sorted: the cells a text column's histogram always counts.
 

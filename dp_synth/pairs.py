@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from .counts import code_table
 from .marginals import _exponential, noise_l1
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter, sigma_of
@@ -26,9 +27,7 @@ __all__ = ["measure_extra_pairs", "reweight"]
 
 def _weighted_counts(sample: np.ndarray, w: np.ndarray, cols: tuple[int, ...], cards: list[int]) -> np.ndarray:
     """The weighted count table of ``sample`` over the columns ``cols`` (a pair or a triple)."""
-    dims = tuple(cards[c] for c in cols)
-    flat = np.ravel_multi_index(tuple(sample[:, c] for c in cols), dims)
-    return np.bincount(flat, weights=w, minlength=int(np.prod(dims))).reshape(dims)
+    return code_table(sample, cols, cards, w)
 
 
 def reweight(sample: np.ndarray, tables: dict[tuple[int, int], np.ndarray], cards: list[int],

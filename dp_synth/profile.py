@@ -28,7 +28,6 @@ from typing import Any, Mapping
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from .errors import InputError
 from .bounds import _combine, dp_bounds, pow2_top
@@ -36,7 +35,7 @@ from .domains import VOCABULARIES, Vocabulary, public_values
 from .counts import Counts, Distinct, Fine, Hist, NonFinite, Pow2, Rows, Values, as_counts
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter, discrete_gaussian_tail, discrete_gaussian_threshold
-from .spec import ColumnSpec, Kind, Role, TableSpec, warn_pii
+from .spec import ColumnSpec, Kind, Role, TableSpec, is_text, warn_pii
 
 __all__ = ["NumericProfile", "CategoricalProfile", "TableProfile", "measure_profile", "NoisyCounter",
            "OTHER", "discrete_gaussian_tail", "discrete_gaussian_threshold"]
@@ -182,7 +181,7 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
             profiles.append(_numeric(counts, c, binnings[c.name], counter, unit, nullable[c.name]))
         else:
             profiles.append(_categorical(counts, c, counter, unit, nullable[c.name], n_noisy, per_column_delta,
-                                         text=_is_text(spec.schema.field(c.name).type)))
+                                         text=is_text(spec.schema.field(c.name).type)))
     return spec, TableProfile(n_noisy=n_noisy, columns=tuple(profiles)), counter.measurements
 
 
@@ -288,10 +287,6 @@ def _combine_bins(raw: np.ndarray, sigma_f: float, mass: np.ndarray, starts: lis
     return mass * scale[owner]
 
 
-def _is_text(typ: pa.DataType) -> bool:
-    return pa.types.is_string(typ) or pa.types.is_large_string(typ)
-
-
 def _vocabulary(counted: Mapping[str, float], n_noisy: float) -> Vocabulary | None:
     """The public vocabulary holding most rows by the noisy counts (post-processing), if any."""
     for vocab in VOCABULARIES:
@@ -361,7 +356,7 @@ def _categorical(counts: Counts, c: ColumnSpec, counter: NoisyCounter, unit: flo
     sigma = 1.0 / math.sqrt(2 * unit)
     tau = 1.0 + discrete_gaussian_threshold(sigma, delta_col) - 0.5  # count 1 + noise clears τ w.p. ≤ δ_col
     noisy, _ = counter.counts(true, unit, f"{c.name}: histogram (categories with noisy count > {tau:.0f}"
-                              + ("; public US state codes and names always counted)" if text else ")"),
+                              + (f"; every value of {', '.join(v.name for v in VOCABULARIES)} counted)" if text else ")"),
                               delta_extra=delta_col)
     null_mass = max(noisy[0], 0.0) if nullable and noisy[0] > 1.5 * sigma else 0.0
     counted = dict(zip(keys, noisy[1:]))
