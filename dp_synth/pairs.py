@@ -22,7 +22,12 @@ from .marginals import _exponential, noise_l1
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter, sigma_of
 
-__all__ = ["measure_extra_pairs", "reweight"]
+__all__ = ["measure_extra_pairs", "reweight", "affordable", "NOISE_SHARE"]
+
+# A marginal is measured only if the L1 error its own noise leaves (√(2/π)·σ·cells, AIM's penalty) stays
+# under this share of the rows: measured on seattle_weather (935 training rows at ε = 1), eight pairs at
+# σ = 36 — noise L1 0.6–1.2× the rows each — took TSTR from 0.90 (none) to 0.73 (docs/benchmarks.md)
+NOISE_SHARE = 0.15
 
 
 def _weighted_counts(sample: np.ndarray, w: np.ndarray, cols: tuple[int, ...], cards: list[int]) -> np.ndarray:
@@ -51,6 +56,20 @@ def reweight(sample: np.ndarray, tables: dict[tuple[int, int], np.ndarray], card
     return w
 
 
+def affordable(sizes: list[int], rho_pair: float, n_noisy: float, share: float = NOISE_SHARE) -> list[int]:
+    """Which candidates are worth measuring at ``rho_pair`` each (their cell counts ``sizes``): those
+    whose noise would leave an expected L1 error (√(2/π)·σ·cells) under ``share``·n. Public inputs only
+    (the cell counts, the DP row count, the budget), so the choice costs no privacy.
+
+    >>> affordable([20, 20, 40], 0.003 / 8, 945.0)   # seattle_weather at ε = 1 (σ = 36.5): none
+    []
+    >>> affordable([12, 16, 48, 112, 400], 0.003 / 8, 20818.0)   # Adult: the pairs up to 107 cells
+    [0, 1, 2]
+    """
+    limit = share * n_noisy / noise_l1(sigma_of(rho_pair), 1)
+    return [i for i, s in enumerate(sizes) if s <= limit]
+
+
 def measure_extra_pairs(tables: dict, cards: list[int], sample: np.ndarray, tree_edges: set,
                         n_noisy: float, k: int, rho_select: float, rho_measure: float,
                         counter: NoisyCounter, rng: np.random.Generator | None,
@@ -60,11 +79,14 @@ def measure_extra_pairs(tables: dict, cards: list[int], sample: np.ndarray, tree
     pairs = [p for p in tables if len(p) == 2 and p not in tree_edges and p[::-1] not in tree_edges
              and int(np.prod([cards[c] for c in p])) <= max_cells]
     pairs += [p for p in tables if len(p) == 3 and int(np.prod([cards[c] for c in p])) <= max_cells]
+    # each measurement gets ρ/k whether or not k are worth taking: what small tables leave unspent
+    # (seattle_weather, airports: every candidate's noise would outweigh what it tells) goes to DP-SGD;
+    # the exponential mechanism with ε is ε²/8-zCDP
+    rho_pair, eps_round = rho_measure / k if k else 0.0, math.sqrt(8 * rho_select / k) if k else 0.0
+    pairs = [pairs[i] for i in affordable([tables[p].size for p in pairs], rho_pair, n_noisy)] if k else []
     k = min(k, len(pairs))
     if k == 0:
         return {}, np.full(len(sample), 1.0 / len(sample))
-    eps_round = math.sqrt(8 * rho_select / k)  # exponential mechanism with ε is ε²/8-zCDP
-    rho_pair = rho_measure / k
     # AIM's penalty: the L1 error the pair's own measurement noise will leave (public: σ and the cell
     # count), so that a large table whose noisy release would tell little is not picked for its size
     penalty = {p: noise_l1(sigma_of(rho_pair), tables[p].size) for p in pairs}

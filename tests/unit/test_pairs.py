@@ -85,3 +85,33 @@ def test_a_triple_is_picked_when_the_structure_is_three_way_and_the_weights_then
     xor = _weighted_counts(sample, w, (0, 1, 2), cards)
     assert xor[0, 0, 0] + xor[0, 1, 1] + xor[1, 0, 1] + xor[1, 1, 0] > 0.99
     assert any(m.target.startswith("3-way marginal of columns 0×1×2") for m in counter.measurements)
+
+
+def test_no_pair_is_measured_when_its_noise_would_outweigh_what_it_tells():
+    """935 rows at σ ≈ 36 per pair (seattle_weather at ε = 1): a 20-cell pair's noise alone leaves an
+    expected L1 error of ≈ 580 rows — worth nothing. No pair is measured and nothing is spent on it;
+    with 100× the rows the same pairs are measured."""
+    rng = np.random.default_rng(7)
+    cards = [5, 4, 4]
+
+    def picks(n):
+        x = rng.integers(0, 4, n)
+        codes = np.column_stack([rng.integers(0, 5, n), x, x])
+        counter = NoisyCounter(np.random.RandomState(0))
+        tables, w = measure_extra_pairs(code_pairs(codes, cards, all_pairs(3)), cards,
+                                        rng.integers(0, 4, size=(4000, 3)), set(), float(n), 8, 0.0006, 0.003,
+                                        counter, np.random.default_rng(8))
+        return tables, w, counter.measurements
+
+    tables, w, spent = picks(935)
+    assert tables == {} and spent == [] and np.allclose(w, 1 / 4000)
+    tables, _, spent = picks(93_500)
+    assert (1, 2) in tables and any("adaptive" in m.target for m in spent)
+
+
+def test_a_small_table_gives_the_unmeasured_pairs_budget_to_dp_sgd():
+    df = pl.DataFrame({"a": [i % 5 for i in range(900)], "b": [(i * 7) % 4 for i in range(900)],
+                       "c": [(i // 3) % 4 for i in range(900)], "d": [(i // 7) % 5 for i in range(900)]})
+    m = dp_synth.fit(df, 1.0, 1e-5, seed=0, config=dp_synth.TrainingConfig(epochs=1))
+    assert not any("adaptive" in ms.target for ms in m.privacy.measurements)
+    assert 0.99 < m.privacy.epsilon <= 1.0 + 1e-9  # the whole budget is still used (by DP-SGD)
