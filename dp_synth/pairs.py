@@ -25,8 +25,8 @@ from .privacy.noise import NoisyCounter, sigma_of
 __all__ = ["measure_extra_pairs", "reweight", "affordable", "NOISE_SHARE"]
 
 # A marginal is measured only if the L1 error its own noise leaves (√(2/π)·σ·cells, AIM's penalty) stays
-# under this share of the rows: measured on seattle_weather (935 training rows at ε = 1), eight pairs at
-# σ = 36 — noise L1 0.6–1.2× the rows each — took TSTR from 0.90 (none) to 0.73 (docs/benchmarks.md)
+# under this share of the rows. seattle_weather (935 training rows at ε = 1): with eight pairs at σ = 36
+# (their noise alone: an L1 error of 0.6–1.2× the rows each) TSTR was 0.73, with none 0.90 (docs/benchmarks.md)
 NOISE_SHARE = 0.15
 
 
@@ -75,7 +75,8 @@ def measure_extra_pairs(tables: dict, cards: list[int], sample: np.ndarray, tree
                         counter: NoisyCounter, rng: np.random.Generator | None,
                         max_cells: int = 4096, marginals: list[np.ndarray] | None = None) -> tuple[dict, np.ndarray]:
     """Pick and measure up to ``k`` marginals not in the tree — the pairs, and the triples whose
-    tables ``tables`` holds too; returns (noisy tables, weights for ``sample``)."""
+    tables ``tables`` holds too — among those :func:`affordable` at ρ/k each (none on small tables);
+    returns (noisy tables, weights for ``sample``)."""
     pairs = [p for p in tables if len(p) == 2 and p not in tree_edges and p[::-1] not in tree_edges
              and int(np.prod([cards[c] for c in p])) <= max_cells]
     pairs += [p for p in tables if len(p) == 3 and int(np.prod([cards[c] for c in p])) <= max_cells]
