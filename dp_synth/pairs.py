@@ -22,17 +22,12 @@ from .marginals import _exponential, noise_l1
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter, sigma_of
 
-__all__ = ["measure_extra_pairs", "reweight", "affordable", "NOISE_SHARE"]
+__all__ = ["measure_extra_pairs", "reweight", "affordable_cells", "NOISE_SHARE"]
 
 # A marginal is measured only if the L1 error its own noise leaves (√(2/π)·σ·cells, AIM's penalty) stays
 # under this share of the rows. seattle_weather (935 training rows at ε = 1): with eight pairs at σ = 36
 # (their noise alone: an L1 error of 0.6–1.2× the rows each) TSTR was 0.73, with none 0.90 (docs/benchmarks.md)
 NOISE_SHARE = 0.15
-
-
-def _weighted_counts(sample: np.ndarray, w: np.ndarray, cols: tuple[int, ...], cards: list[int]) -> np.ndarray:
-    """The weighted count table of ``sample`` over the columns ``cols`` (a pair or a triple)."""
-    return code_table(sample, cols, cards, w)
 
 
 def reweight(sample: np.ndarray, tables: dict[tuple[int, int], np.ndarray], cards: list[int],
@@ -49,25 +44,24 @@ def reweight(sample: np.ndarray, tables: dict[tuple[int, int], np.ndarray], card
                 w = w * np.where(cur > 0, target / np.where(cur > 0, cur, 1.0), 1.0)[sample[:, c]]
                 w = w / w.sum()
         for cols, target in targets.items():
-            cur = _weighted_counts(sample, w, cols, cards)
+            cur = code_table(sample, cols, cards, w)
             ratio = np.where(cur > 0, target / np.where(cur > 0, cur, 1.0), 1.0)
             w = w * ratio[tuple(sample[:, c] for c in cols)]
             w = w / w.sum()
     return w
 
 
-def affordable(sizes: list[int], rho_pair: float, n_noisy: float, share: float = NOISE_SHARE) -> list[int]:
-    """Which candidates are worth measuring at ``rho_pair`` each (their cell counts ``sizes``): those
-    whose noise would leave an expected L1 error (√(2/π)·σ·cells) under ``share``·n. Public inputs only
-    (the cell counts, the DP row count, the budget), so the choice costs no privacy.
+def affordable_cells(rho_pair: float, n_noisy: float, share: float = NOISE_SHARE) -> int:
+    """The most cells a marginal measured with ``rho_pair`` may have for its noise to leave an expected
+    L1 error (√(2/π)·σ·cells) under ``share``·n. Public inputs only (the DP row count, the budget), so
+    capping the candidates by it costs no privacy.
 
-    >>> affordable([20, 20, 40], 0.003 / 8, 945.0)   # seattle_weather at ε = 1 (σ = 36.5): none
-    []
-    >>> affordable([12, 16, 48, 112, 400], 0.003 / 8, 20818.0)   # Adult: the pairs up to 107 cells
-    [0, 1, 2]
+    >>> affordable_cells(0.003 / 8, 945.0)     # seattle_weather at ε = 1 (σ = 36.5): its pairs have 20+
+    4
+    >>> affordable_cells(0.003 / 8, 20818.0)   # Adult: the pairs it picks have 12–112 cells
+    107
     """
-    limit = share * n_noisy / noise_l1(sigma_of(rho_pair), 1)
-    return [i for i, s in enumerate(sizes) if s <= limit]
+    return int(share * n_noisy / noise_l1(sigma_of(rho_pair), 1))
 
 
 def measure_extra_pairs(tables: dict, cards: list[int], sample: np.ndarray, tree_edges: set,
@@ -75,28 +69,30 @@ def measure_extra_pairs(tables: dict, cards: list[int], sample: np.ndarray, tree
                         counter: NoisyCounter, rng: np.random.Generator | None,
                         max_cells: int = 4096, marginals: list[np.ndarray] | None = None) -> tuple[dict, np.ndarray]:
     """Pick and measure up to ``k`` marginals not in the tree — the pairs, and the triples whose
-    tables ``tables`` holds too — among those :func:`affordable` at ρ/k each (none on small tables);
-    returns (noisy tables, weights for ``sample``)."""
-    pairs = [p for p in tables if len(p) == 2 and p not in tree_edges and p[::-1] not in tree_edges
-             and int(np.prod([cards[c] for c in p])) <= max_cells]
-    pairs += [p for p in tables if len(p) == 3 and int(np.prod([cards[c] for c in p])) <= max_cells]
+    tables ``tables`` holds too — among those of at most :func:`affordable_cells` at ρ/k each (none on
+    small tables); returns (noisy tables, weights for ``sample``)."""
+    uniform = np.full(len(sample), 1.0 / len(sample))
+    if k <= 0:
+        return {}, uniform
     # each measurement gets ρ/k whether or not k are worth taking: what small tables leave unspent
     # (seattle_weather, airports: every candidate's noise would outweigh what it tells) goes to DP-SGD;
     # the exponential mechanism with ε is ε²/8-zCDP
-    rho_pair, eps_round = rho_measure / k if k else 0.0, math.sqrt(8 * rho_select / k) if k else 0.0
-    pairs = [pairs[i] for i in affordable([tables[p].size for p in pairs], rho_pair, n_noisy)] if k else []
+    rho_pair, eps_round = rho_measure / k, math.sqrt(8 * rho_select / k)
+    cap = min(max_cells, affordable_cells(rho_pair, n_noisy))
+    pairs = [p for p in tables if tables[p].size <= cap
+             and (len(p) == 3 or (p not in tree_edges and p[::-1] not in tree_edges))]
     k = min(k, len(pairs))
     if k == 0:
-        return {}, np.full(len(sample), 1.0 / len(sample))
+        return {}, uniform
     # AIM's penalty: the L1 error the pair's own measurement noise will leave (public: σ and the cell
     # count), so that a large table whose noisy release would tell little is not picked for its size
     penalty = {p: noise_l1(sigma_of(rho_pair), tables[p].size) for p in pairs}
     true = {p: tables[p] for p in pairs}
     tables: dict = {}
-    w = np.full(len(sample), 1.0 / len(sample))
+    w = uniform
     for _ in range(k):
         left = [p for p in pairs if p not in tables]
-        scores = np.array([np.abs(true[p] - n_noisy * _weighted_counts(sample, w, p, cards)).sum()
+        scores = np.array([np.abs(true[p] - n_noisy * code_table(sample, p, cards, w)).sum()
                            - penalty[p] for p in left])
         p = left[_exponential(scores, eps_round, rng)]
         noisy, _ = counter.counts(true[p].ravel(), rho_pair,

@@ -4,9 +4,9 @@ import numpy as np
 import polars as pl
 
 import dp_synth
-from dp_synth.counts import code_pairs
+from dp_synth.counts import code_pairs, code_table
 from dp_synth.marginals import all_pairs
-from dp_synth.pairs import _weighted_counts, measure_extra_pairs, reweight
+from dp_synth.pairs import measure_extra_pairs, reweight
 from dp_synth.privacy.noise import NoisyCounter
 
 
@@ -15,7 +15,7 @@ def test_reweighting_matches_measured_pair_tables():
     sample = rng.integers(0, 3, size=(20000, 3))  # independent columns
     target = np.array([[5.0, 1, 1], [1, 5, 1], [1, 1, 5]])  # 0×1 strongly diagonal
     w = reweight(sample, {(0, 1): target}, [3, 3, 3])
-    got = _weighted_counts(sample, w, (0, 1), [3, 3, 3])
+    got = code_table(sample, (0, 1), [3, 3, 3], w)
     assert np.allclose(got, target / target.sum(), atol=1e-6)
     assert abs(w.sum() - 1) < 1e-9
 
@@ -82,7 +82,7 @@ def test_a_triple_is_picked_when_the_structure_is_three_way_and_the_weights_then
     tables, w = measure_extra_pairs(true, cards, sample, set(), float(n), 1, 2.0, 2.0, counter,
                                     np.random.default_rng(6), marginals=[np.full(2, 0.5)] * 4)
     assert list(tables) == [(0, 1, 2)]
-    xor = _weighted_counts(sample, w, (0, 1, 2), cards)
+    xor = code_table(sample, (0, 1, 2), cards, w)
     assert xor[0, 0, 0] + xor[0, 1, 1] + xor[1, 0, 1] + xor[1, 1, 0] > 0.99
     assert any(m.target.startswith("3-way marginal of columns 0×1×2") for m in counter.measurements)
 
