@@ -113,9 +113,10 @@ from dp_synth.cli import _statement
 warnings.simplefilter("ignore")
 db, eps, delta, cfg = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4])
 import dp_synth.fit as fit_module
-for name in ("AUTO_SHARE", "HOLDOUT_MAX_ROWS"):  # holdout-rule experiments: "_AUTO_SHARE": 0.1
-    if "_" + name in cfg:
-        setattr(fit_module, name, cfg.pop("_" + name))
+import importlib
+for key in [k for k in cfg if k.startswith("_")]:  # module constants: "_AUTO_SHARE" (fit), "_profile.NAME"
+    module, _, name = key[1:].rpartition(".")
+    setattr(importlib.import_module("dp_synth." + module) if module else fit_module, name, cfg.pop(key))
 _statement(dp_synth.synthesize(db, "main.t", eps, delta, config=dp_synth.TrainingConfig(**cfg)))
 """
 
