@@ -210,7 +210,7 @@ def _refine_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnS
     # outside hold clear mass — above a tenth of the support's *and* above 2σ√m for their m cells (the
     # noise of empty cells alone, σ√14 ≈ 240 rows beside seattle's 935 at ε = 1, otherwise passed for a
     # tenth of the data) — each side grows over the cells next to it whose running sum is clear. Keeping
-    # the whole octave instead gave 11 of 300 such profiles 1992…2059 for 2012…2015 (tests/unit/test_bounds.py)
+    # the whole octave instead gave 11 of 300 such profiles 1992…2059 for 2012…2015 (test_bounds.py)
     outside = np.concatenate([noisy[:a], noisy[z + 1:]])
     if _thick(outside, sigma, float(noisy[a:z + 1].sum())):
         z += _extent(noisy[z + 1:], sigma)

@@ -3,8 +3,9 @@
 DP-SGD at ε≈1 learns little of a table's pairwise structure; noisy marginals capture it
 cheaply. We (1) pick a maximum spanning tree of column pairs, one edge at a time with the
 exponential mechanism (score: L1 distance of the pair's true counts from the independent
-product of the DP 1-way marginals, less what sampling alone would put there; sensitivity 1), (2) measure each chosen pair's code table
-with discrete Gaussian noise, (3) turn the tree into a Bayesian network we can sample.
+product of the DP 1-way marginals, less what sampling alone would put there; sensitivity 1),
+(2) measure each chosen pair's code table with discrete Gaussian noise, (3) turn the tree into
+a Bayesian network we can sample.
 Everything after the measurements is post-processing: samples from the tree pretrain the
 generator for free, and DP-SGD then only has to add what a tree cannot express.
 """
