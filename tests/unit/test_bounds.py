@@ -91,18 +91,24 @@ def test_combined_measurements_have_the_variance_of_one_release_of_the_summed_bu
     assert np.std(mean) == pytest.approx(sigma, rel=0.01)
 
 
+def _seattle_days():
+    """935 distinct days of 2012–2015, and their DP bounds by noise seed at the σ the CLI gives them at
+    ε = 1 (63.6)."""
+    x = np.random.default_rng(5).choice(1461, 935, replace=False) + 15340
+    df = pl.DataFrame({"d": [dt.date(1970, 1, 1) + dt.timedelta(days=int(v)) for v in x]})
+    c = TableSpec.from_arrow(df.to_arrow().schema, table="t").learned[0]
+    return x, lambda seed: dp_bounds(as_counts(df), NoisyCounter(np.random.RandomState(seed)),
+                                     2 / (2 * 63.6 ** 2), c, df.to_arrow().schema.field("d").type)
+
+
 def test_a_small_date_table_gets_years_not_decades_and_keeps_its_rows():
     """935 days of 2012–2015 (seattle_weather after both holdouts) at the σ the CLI gives them at ε = 1
     (63.6): 67-year bounds in 29 of 100 profiles before — the noise of the empty refinement cells passed
     for a tenth of the data — and 2015's thin octave (4.2σ) missed in 8, clamping 28 % of the rows."""
-    rng = np.random.default_rng(5)
-    x = rng.choice(1461, 935, replace=False) + 15340
-    df = pl.DataFrame({"d": [dt.date(1970, 1, 1) + dt.timedelta(days=int(v)) for v in x]})
-    c = TableSpec.from_arrow(df.to_arrow().schema, table="t").learned[0]
+    x, bounds = _seattle_days()
     tight = kept = 0
     for seed in range(60):
-        lo, hi = dp_bounds(as_counts(df), NoisyCounter(np.random.RandomState(seed)), 2 / (2 * 63.6 ** 2), c,
-                           df.to_arrow().schema.field("d").type)
+        lo, hi = bounds(seed)
         tight += hi - lo < 10 * 365
         kept += np.mean((x >= lo) & (x <= hi)) >= 0.95
     assert tight >= 54 and kept >= 57, (tight, kept)
@@ -112,14 +118,10 @@ def test_noise_beside_a_refined_date_support_does_not_keep_decades():
     """The same 935 days over 300 profiles: when the noise of the empty refinement cells sums past 2σ√m
     (it passed for thin data beside the support), each side now grows only over the cells whose running
     sum is clear, instead of keeping both octaves — 1992…2059 for 2012…2015 in 11 of 300 before."""
-    rng = np.random.default_rng(5)
-    x = rng.choice(1461, 935, replace=False) + 15340
-    df = pl.DataFrame({"d": [dt.date(1970, 1, 1) + dt.timedelta(days=int(v)) for v in x]})
-    c = TableSpec.from_arrow(df.to_arrow().schema, table="t").learned[0]
+    x, bounds = _seattle_days()
     decades = 0
     for seed in range(300):
-        lo, hi = dp_bounds(as_counts(df), NoisyCounter(np.random.RandomState(seed)), 2 / (2 * 63.6 ** 2), c,
-                           df.to_arrow().schema.field("d").type)
+        lo, hi = bounds(seed)
         decades += (lo, hi) == (8192.0, 32768.0)
     assert decades <= 3, decades
 
