@@ -19,6 +19,7 @@ __all__ = ["dp_bounds", "pow2_top", "POW2_MIN", "POW2_MAX"]
 
 POW2_MAX = 62  # largest magnitude of the bounds histogram (wider for wide types)
 WINDOW_Z = 5.3  # noise multiple a lone cell or window of cells away from the support must clear
+NEIGHBOUR_Z = 1.5  # noise multiple the octave next to a support must clear to join it (0: off)
 
 
 def pow2_top(arrow_type) -> int:
@@ -45,13 +46,20 @@ def _dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec,
     rho = rho / 2  # half for the powers of two; the other half refines, or re-measures them
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds (powers of two)")
     first, last = _pooled_support(noisy, sigma)
-    if c.kind in (Kind.DATE, Kind.TIMESTAMP):
+    dated = c.kind in (Kind.DATE, Kind.TIMESTAMP)
+    if dated:
         first, last = _date_neighbour(noisy, sigma, first, last, k)
     refine = _refinable(noisy, sigma, first, last, k, c.kind)
+    if not dated:  # a refinement (its cells per octave kept) trims the neighbours again if they are empty
+        grown = _neighbours(noisy, sigma, first, last)
+        refine = refine // (last - first + 1) * (grown[1] - grown[0] + 1)
+        first, last = grown
     if not refine:  # no refinement: the second half measures the same buckets again (nothing is left unspent)
         again, sigma2 = counter.counts(true, rho, f"{c.name}: bounds (powers of two, second measurement)")
         noisy, sigma = _combine(noisy, sigma, again, sigma2)
         first, last = _pooled_support(noisy, sigma)
+        if not dated:
+            first, last = _neighbours(noisy, sigma, first, last)
     # a sign whose whole side of the histogram holds no clear mass is noise: counts and amounts whose
     # data are ≥ 0 never get a negative lower bound (and vice versa) because of one noisy bucket
     # (a side is clear when some window of its cells clears 4.5σ√m; an unclear side is dropped when the
@@ -109,6 +117,24 @@ def _date_neighbour(noisy: np.ndarray, sigma: float, first: int, last: int, zero
     if noisy[best] <= 1.5 * sigma:
         return first, last
     return min(first, best), max(last, best)
+
+
+def _neighbours(noisy: np.ndarray, sigma: float, first: int, last: int) -> tuple[int, int]:
+    """The support grown by the octave next to it on each side whose noisy count clears NEIGHBOUR_Z·σ
+    (one octave per side at most: a false step doubles that side's width, no more). The support's own
+    rule (3σ per octave) clamped seattle_weather's windiest quarter of days to 4 m/s (wind's 234 rows
+    of [4, 8) at σ = 64, ε = 1) in about 1 profile of 4. Post-processing.
+
+    >>> _neighbours(np.array([0.0, 10, 120, 900, 200, 30]), 60.0, 3, 3)
+    (2, 4)
+    """
+    if NEIGHBOUR_Z <= 0:
+        return first, last
+    if first > 0 and noisy[first - 1] > NEIGHBOUR_Z * sigma:
+        first -= 1
+    if last < len(noisy) - 1 and noisy[last + 1] > NEIGHBOUR_Z * sigma:
+        last += 1
+    return first, last
 
 
 def _support(noisy: np.ndarray, sigma: float, extend: float) -> tuple[int, int]:

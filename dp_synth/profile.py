@@ -47,6 +47,7 @@ SMALL_INTEGER_RANGE = 128    # integer columns with at most this many values get
 VOCABULARY_SHARE = 0.5       # a text column is a public vocabulary's when its values hold this share of rows
 CELL_THRESHOLD = 1.5         # a fine cell's noisy count below this many σ is taken as empty
 COARSE_SHARE = 0.3           # of a numeric column's histogram budget: its coarse bins' own counts, when
+BOUNDS_WEIGHT = 0.25         # a numeric column's bounds budget, as a share of its histogram's
 COARSE_MIN_CELLS = 64        # it has this many fine cells or more (4 per bin: below, a bin's sum gains little)
 
 
@@ -157,7 +158,7 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
 
     learned = spec.learned
     need_bounds = [c for c in learned if c.kind.is_numeric and c.bounds is None]
-    weights = {("hist", c.name): 1.0 for c in learned} | {("bounds", c.name): 0.25 for c in need_bounds}
+    weights = {("hist", c.name): 1.0 for c in learned} | {("bounds", c.name): BOUNDS_WEIGHT for c in need_bounds}
     unit = 0.95 * rho / sum(weights.values())
     categorical = [c for c in learned if not c.kind.is_numeric]
     per_column_delta = delta_threshold / max(1, sum(c.categories is None for c in categorical))
