@@ -26,7 +26,7 @@ from .models.calibrate import rake_marginals
 from .privacy import Measurement, PrivacyStatement, calibrate_profile_rho, calibrate_sgd_sigma
 from .marginals import all_pairs, measure_tree
 from .pairs import measure_extra_pairs
-from .profile import NoisyCounter, NumericProfile, measure_profile
+from .profile import NoisyCounter, NumericProfile, measure_profile, smallness
 from .source import ArrowSource, TrainingSource
 from .spec import Kind, TableSpec, load_spec_overrides
 from .training import TrainingConfig, plan_steps, pretrain, train_dp
@@ -224,7 +224,12 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     rho = calibrate_profile_rho(eps, dlt - delta_threshold, 1.0)
     with warnings.catch_warnings(record=True) as notices:  # PII notices: shown only once the run succeeded
         warnings.simplefilter("always")
-        tspec, profile, measurements = measure_profile(counts, tspec, rho * config.profile_share, delta_threshold, rng)
+        # more of ρ to the profile on few training rows (DP count × kept share: public)
+        small = smallness(n_table * (1.0 - plan.share))
+        profile_share = config.profile_share + (config.small_profile_share - config.profile_share) * small
+        tree_share = config.tree_share + (config.small_tree_share - config.tree_share) * small
+        extra_scale = 1.0 - small  # the extra pairs' shares shrink instead: few rows afford none (pairs.py)
+        tspec, profile, measurements = measure_profile(counts, tspec, rho * profile_share, delta_threshold, rng)
     measurements = [*first.measurements, *measurements]
     weak = _expected_error(profile, measurements)
     if weak > WEAK_TVD:
@@ -247,15 +252,15 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         triples = list(itertools.combinations(range(d), 3)) if config.extra_triples and config.extra_pairs else []
         tables = counts.pair_tables(encoder, all_pairs(d) + triples)  # one engine scan
         prior = measure_tree(tables, encoder.cardinalities, encoder.marginals(), profile.n_noisy,
-                             rho * config.tree_select_share, rho * config.tree_share, counter,
+                             rho * config.tree_select_share, rho * tree_share, counter,
                              secure_rng(seed))
-        if config.extra_pairs > 0:
+        if config.extra_pairs > 0 and extra_scale > 0:
             # a larger tree sample, so that resampling by weight repeats few rows
             base = prior.sample(4 * config.pretrain_rows, secure_rng(None if seed is None else seed + 1))
             edges = {(c, prior.parent[c]) for c in range(len(prior.parent)) if prior.parent[c] >= 0}
             _, extra = measure_extra_pairs(tables, encoder.cardinalities, base, edges, profile.n_noisy,
-                                           config.extra_pairs, rho * config.extra_select_share,
-                                           rho * config.extra_share, counter, secure_rng(seed),
+                                           config.extra_pairs, rho * config.extra_select_share * extra_scale,
+                                           rho * config.extra_share * extra_scale, counter, secure_rng(seed),
                                            marginals=encoder.marginals())
         measurements += counter.measurements
         del tables

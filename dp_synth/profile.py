@@ -37,7 +37,7 @@ from .privacy import Measurement
 from .privacy.noise import NoisyCounter, discrete_gaussian_tail, discrete_gaussian_threshold
 from .spec import ColumnSpec, Kind, Role, TableSpec, is_text, warn_pii
 
-__all__ = ["NumericProfile", "CategoricalProfile", "TableProfile", "measure_profile", "NoisyCounter",
+__all__ = ["NumericProfile", "CategoricalProfile", "TableProfile", "measure_profile", "NoisyCounter", "smallness",
            "OTHER", "discrete_gaussian_tail", "discrete_gaussian_threshold"]
 
 OTHER = "__other__"          # code label for released-too-rare categories
@@ -47,7 +47,8 @@ SMALL_INTEGER_RANGE = 128    # integer columns with at most this many values get
 VOCABULARY_SHARE = 0.5       # a text column is a public vocabulary's when its values hold this share of rows
 CELL_THRESHOLD = 1.5         # a fine cell's noisy count below this many σ is taken as empty
 COARSE_SHARE = 0.3           # of a numeric column's histogram budget: its coarse bins' own counts, when
-BOUNDS_WEIGHT = 0.25         # a numeric column's bounds budget, as a share of its histogram's
+BOUNDS_WEIGHT = 0.25         # a numeric column's bounds budget, as a share of its histogram's (4× on small tables)
+SMALL_ROWS, LARGE_ROWS = 1_000, 10_000  # a table is small at ≤ SMALL_ROWS rows by a DP count, large at ≥ LARGE_ROWS
 COARSE_MIN_CELLS = 64        # it has this many fine cells or more (4 per bin: below, a bin's sum gains little)
 
 
@@ -137,6 +138,19 @@ def _normalise(xs) -> np.ndarray:
 
 # --------------------------------------------------------------------------- measuring
 
+def smallness(n_noisy: float) -> float:
+    """1 for a small table (≤ SMALL_ROWS rows by a DP count), 0 for a large one (≥ LARGE_ROWS), log-linear
+    between. Budget rules that favour the profile on few rows use it: there, a power-of-two bucket holding
+    a quarter of the rows is 4σ of its noise (seattle_weather's wind at ε = 1), and DP-SGD's ≈ 50 steps at
+    σ ≈ 15 change the twin little (docs/benchmarks.md, stop 32). Public: the row count is a DP release.
+
+    >>> smallness(500.0), round(smallness(3162.3), 2), smallness(20_000.0)
+    (1.0, 0.5, 0.0)
+    """
+    x = math.log10(LARGE_ROWS / max(n_noisy, 1.0)) / math.log10(LARGE_ROWS / SMALL_ROWS)
+    return float(min(1.0, max(0.0, x)))
+
+
 def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, delta_threshold: float,
                     rng: np.random.RandomState | None) -> tuple[TableSpec, TableProfile, list[Measurement]]:
     """Measure the profile with zCDP budget ``rho``; returns the (maybe PII-updated) spec.
@@ -158,7 +172,8 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
 
     learned = spec.learned
     need_bounds = [c for c in learned if c.kind.is_numeric and c.bounds is None]
-    weights = {("hist", c.name): 1.0 for c in learned} | {("bounds", c.name): BOUNDS_WEIGHT for c in need_bounds}
+    bounds_weight = BOUNDS_WEIGHT * (1.0 + 3.0 * smallness(n_noisy))  # public: a function of the DP row count
+    weights = {("hist", c.name): 1.0 for c in learned} | {("bounds", c.name): bounds_weight for c in need_bounds}
     unit = 0.95 * rho / sum(weights.values())
     categorical = [c for c in learned if not c.kind.is_numeric]
     per_column_delta = delta_threshold / max(1, sum(c.categories is None for c in categorical))
