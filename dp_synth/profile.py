@@ -47,9 +47,9 @@ SMALL_INTEGER_RANGE = 128    # integer columns with at most this many values get
 VOCABULARY_SHARE = 0.5       # a text column is a public vocabulary's when its values hold this share of rows
 CELL_THRESHOLD = 1.5         # a fine cell's noisy count below this many σ is taken as empty
 COARSE_SHARE = 0.3           # of a numeric column's histogram budget: its coarse bins' own counts, when
+COARSE_MIN_CELLS = 64        # it has this many fine cells or more (4 per bin: below, a bin's sum gains little)
 BOUNDS_WEIGHT = 0.25         # a numeric column's bounds budget, as a share of its histogram's (4× on small tables)
 SMALL_ROWS, LARGE_ROWS = 1_000, 10_000  # a table is small at ≤ SMALL_ROWS rows by a DP count, large at ≥ LARGE_ROWS
-COARSE_MIN_CELLS = 64        # it has this many fine cells or more (4 per bin: below, a bin's sum gains little)
 
 
 @dataclass(frozen=True)
