@@ -227,7 +227,6 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         # more of ρ to the profile on few training rows (DP count × kept share: public)
         small = smallness(n_table * (1.0 - plan.share))
         profile_share = config.profile_share + (config.small_profile_share - config.profile_share) * small
-        tree_share = config.tree_share + (config.small_tree_share - config.tree_share) * small
         extra_scale = 1.0 - small  # the extra pairs' shares shrink instead: few rows afford none (pairs.py)
         tspec, profile, measurements = measure_profile(counts, tspec, rho * profile_share, delta_threshold, rng)
     measurements = [*first.measurements, *measurements]
@@ -252,7 +251,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         triples = list(itertools.combinations(range(d), 3)) if config.extra_triples and config.extra_pairs else []
         tables = counts.pair_tables(encoder, all_pairs(d) + triples)  # one engine scan
         prior = measure_tree(tables, encoder.cardinalities, encoder.marginals(), profile.n_noisy,
-                             rho * config.tree_select_share, rho * tree_share, counter,
+                             rho * config.tree_select_share, rho * config.tree_share, counter,
                              secure_rng(seed))
         if config.extra_pairs > 0 and extra_scale > 0:
             # a larger tree sample, so that resampling by weight repeats few rows

@@ -1,5 +1,5 @@
-"""The budget split by table size (``profile.smallness``): on few rows the bounds, the profile and the
-tree get more of ρ, DP-SGD less; the shares depend on the DP row count only, and the total holds."""
+"""The budget split by table size (``profile.smallness``): on few rows the profile (and inside it the
+bounds) gets more of ρ, the extra pairs less; the shares depend on the DP row count only, and the total holds."""
 
 import numpy as np
 import polars as pl
@@ -32,14 +32,23 @@ def test_bounds_weigh_four_times_more_against_the_histogram_on_a_small_table(row
     assert m.privacy.epsilon <= 1.0 + 1e-9
 
 
-def test_a_small_table_spends_more_on_its_tree_and_less_on_dp_sgd():
-    """At the same (ε, δ) the tree's marginals take 50 % of ρ on 900 rows and 40 % on 30,000: their σ
-    differ by √(0.4 / 0.5); and DP-SGD, which gets the rest, needs more noise on the small table."""
+def test_a_small_table_measures_its_profile_with_less_noise():
+    """At the same (ε, δ) the profile takes 30 % of ρ on 900 rows and 25 % on 30,000; a histogram's σ is
+    1/√(2·h·0.95·ρ·share/Σw) with Σw = 3 histograms + the bounds' weight (1.0 small, 0.25 large) and h
+    its part of its own weight (1 small, 0.7 large): their ratio is √((0.25·0.7/3.25) / (0.3/4))."""
     fits = {rows: dp_synth.fit(_table(rows), epsilon=1.0, delta=1e-6, seed=0,
                                config=dp_synth.TrainingConfig(epochs=1)) for rows in (900, 30_000)}
-    edge = {rows: _sigma(m, "2-way marginal") for rows, m in fits.items()}
-    assert edge[900] / edge[30_000] == pytest.approx((0.4 / 0.5) ** 0.5, rel=1e-6)
+    hist = {rows: _sigma(m, "x: histogram") for rows, m in fits.items()}
+    assert hist[900] / hist[30_000] == pytest.approx(((0.25 * 0.7 / 3.25) / (0.3 / 4)) ** 0.5, rel=1e-6)
     assert all(m.privacy.epsilon <= 1.0 + 1e-9 for m in fits.values())
+
+
+def test_a_tiny_table_at_a_large_epsilon_leaves_dp_sgd_a_budget():
+    """128 rows at ε = 40 (the membership audit's control): with 90 % of ρ fixed before DP-SGD the run
+    failed ("profile already uses the whole budget"); at ≤ 75 % it trains."""
+    df = pl.DataFrame({"a": ["p", "q", "r", "s"] * 32, "b": ["w", "x"] * 64})
+    m = dp_synth.fit(df, epsilon=40.0, delta=1e-5, seed=0, min_rows=50, config=dp_synth.TrainingConfig(epochs=1))
+    assert m.privacy.epsilon <= 40.0 + 1e-9 and m.metadata["noise_multiplier"] < 10
 
 
 def test_a_mid_sized_table_measuring_extra_pairs_stays_within_its_budget():
