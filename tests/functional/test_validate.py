@@ -133,12 +133,14 @@ def test_cli_exit_codes(adult_db, tmp_path):
     assert ok.exit_code == 0, ok.output
     assert "utility suite passed: 5/5" in ok.output and "skipped expect_twin_ml_efficacy" in ok.output
     risk = runner.invoke(app, ["validate", "--db", str(adult_db), "--table", TWIN, "--suite", "risk", "--secret",
-                               "race", "--out", str(tmp_path / "r")])
+                               "sex", "--out", str(tmp_path / "r")])
     assert risk.exit_code == 0, risk.output
     checks = json.loads((tmp_path / "r" / f"{TWIN}.json").read_text())["suites"]["risk"]["expectations"]
     unsure = [e["observed_value"]["attack"] for e in checks if e["type"] == "expect_twin_attack_risk_to_be_below"
               and e["observed_value"]["verdict"] == "inconclusive"]
-    assert unsure  # race: a control rate near 0.78 on a 1,000-row holdout leaves a wide interval
+    # sex: a control rate near 0.7 on a 1,000-row holdout leaves a wide interval (this seeded twin: also
+    # relationship and marital status; race was inconclusive for the twin before stop 32's budget split)
+    assert unsure
     assert risk.output.count("passed as inconclusive") == len(unsure)  # each said once, nothing said when sure
     assert all(f"? {a} attack" in risk.output for a in unsure)
     db = _copy_training_rows(adult_db, tmp_path)
