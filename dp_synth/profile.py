@@ -48,7 +48,8 @@ VOCABULARY_SHARE = 0.5       # a text column is a public vocabulary's when its v
 CELL_THRESHOLD = 1.5         # a fine cell's noisy count below this many σ is taken as empty
 COARSE_SHARE = 0.3           # of a numeric column's histogram budget: its coarse bins' own counts, when
 COARSE_MIN_CELLS = 64        # it has this many fine cells or more (4 per bin: below, a bin's sum gains little)
-BOUNDS_WEIGHT = 0.25         # a numeric column's bounds budget, as a share of its histogram's (4× on small tables)
+BOUNDS_WEIGHT = 0.25         # a numeric column's bounds budget, as a share of its histogram's weight
+SMALL_BOUNDS_WEIGHT = 1.0    # the same on small tables (smallness 1; interpolated as the profile's share)
 SMALL_ROWS, LARGE_ROWS = 1_000, 10_000  # a table is small at ≤ SMALL_ROWS rows by a DP count, large at ≥ LARGE_ROWS
 
 
@@ -172,7 +173,7 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
 
     learned = spec.learned
     need_bounds = [c for c in learned if c.kind.is_numeric and c.bounds is None]
-    bounds_weight = BOUNDS_WEIGHT * (1.0 + 3.0 * smallness(n_noisy))  # public: a function of the DP row count
+    bounds_weight = BOUNDS_WEIGHT + (SMALL_BOUNDS_WEIGHT - BOUNDS_WEIGHT) * smallness(n_noisy)  # public: DP count
     weights = {("hist", c.name): 1.0 for c in learned} | {("bounds", c.name): bounds_weight for c in need_bounds}
     unit = 0.95 * rho / sum(weights.values())
     categorical = [c for c in learned if not c.kind.is_numeric]
