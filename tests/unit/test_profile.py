@@ -5,6 +5,7 @@ import polars as pl
 import pytest
 
 from dp_synth import InputError, Role, TableSpec
+from dp_synth.domains import public_values
 from dp_synth.profile import OTHER, NoisyCounter, measure_profile
 
 
@@ -194,3 +195,40 @@ def test_the_vocabulary_decision_reads_only_the_noisy_counts():
     assert _vocabulary(counted, n_noisy=1000.0) is None  # 39 % of rows: not the vocabulary's column
     counted["AK"] = 510.0
     assert _vocabulary(counted, n_noisy=1000.0) is US_STATE_CODES
+
+
+def test_a_column_of_a_few_non_state_values_never_takes_a_vocabulary_from_noise():
+    """seattle_weather's `weather` at the CLI's ε = 1 noise (σ ≈ 25 on 935 rows): the summed noise of the
+    62 state codes (≈ 200 rows' worth) passed half of n̂ in ≈ 2 % of fits with the share rule alone."""
+    from dp_synth.profile import _vocabulary
+
+    rng = np.random.default_rng(7)
+    true = {"sun": 454, "fog": 261, "rain": 165, "drizzle": 39, "snow": 15}
+    keys = sorted(set(true) | set(public_values()))
+    sigma, n_noisy, tau = 25.3, 935.0, 122.0
+    old = new = 0
+    for _ in range(2000):
+        counted = {k: true.get(k, 0) + rng.normal(0, sigma) for k in keys}
+        released = sum(v for k, v in counted.items() if k in true and v > tau)
+        old += _vocabulary(counted, n_noisy) is not None
+        new += _vocabulary(counted, n_noisy, sigma, released) is not None
+    assert old > 10  # the share rule alone: the failure this guards against
+    assert new == 0
+
+
+def test_a_small_column_of_state_codes_still_takes_its_vocabulary():
+    from dp_synth.domains import US_STATE_CODES
+    from dp_synth.profile import _vocabulary
+
+    rng = np.random.default_rng(8)
+    states = list(US_STATE_CODES.values)[:50]
+    true = {s: 20 for s in states} | {"Overseas": 150}  # 1,000 rows in state codes, none over τ ≈ 122
+    sigma, n_noisy, tau = 25.3, 1150.0, 122.0
+    keys = sorted(set(true) | set(public_values()))
+    old = new = 0
+    for _ in range(500):
+        counted = {k: true.get(k, 0) + rng.normal(0, sigma) for k in keys}
+        released = sum(v for k, v in counted.items() if k not in public_values() and v > tau)
+        old += _vocabulary(counted, n_noisy) is US_STATE_CODES
+        new += _vocabulary(counted, n_noisy, sigma, released) is US_STATE_CODES
+    assert new == old >= 475  # the share rule binds here (n̂/2 = 575 > 2σ√62 ≈ 400): nothing lost
