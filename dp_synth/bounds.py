@@ -20,6 +20,7 @@ __all__ = ["dp_bounds", "pow2_top", "POW2_MIN", "POW2_MAX"]
 POW2_MAX = 62  # largest magnitude of the bounds histogram (wider for wide types)
 WINDOW_Z = 5.3  # noise multiple a lone cell or window of cells away from the support must clear
 NEIGHBOUR_Z = 1.5  # noise multiple the octave next to a support must clear to join it (0: off)
+ZERO_REACH = 16  # a one-signed support whose inner bound is ≤ 1/ZERO_REACH of its outer one reaches 0 (0: off)
 
 
 def pow2_top(arrow_type) -> int:
@@ -72,6 +73,8 @@ def _dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec,
         last = k
     lo = _bucket_edges(first - k)[0]
     hi = _bucket_edges(last - k)[1]
+    if not dated:
+        lo, hi = _reach_zero(lo, hi)
     # all data in one octave far from 0 (dates, years, timestamps), or dates in two: refine, if there is signal
     if refine:
         lo, hi = _refine_bounds(counts, counter, rho, c, lo, hi, cells=refine)
@@ -135,6 +138,23 @@ def _neighbours(noisy: np.ndarray, sigma: float, first: int, last: int) -> tuple
     if last < len(noisy) - 1 and noisy[last + 1] > NEIGHBOUR_Z * sigma:
         last += 1
     return first, last
+
+
+def _reach_zero(lo: float, hi: float) -> tuple[float, float]:
+    """Bounds on one side of 0 whose inner edge is at most 1/ZERO_REACH of the outer one are taken to 0:
+    the range grows by at most 1/(ZERO_REACH − 1), and the thin data between 0 and the support — each
+    octave of it below the noise, as octaves shrink towards 0 — is no longer clamped: seattle_weather's
+    temp_min (−7 … 18 °C; 935 rows) got a lower bound of 1 or 2 °C in 51 of 60 profiles at ε = 1,
+    clamping 8–12 % of the days. Post-processing.
+
+    >>> _reach_zero(2.0, 32.0), _reach_zero(4.0, 32.0), _reach_zero(-64.0, -2.0), _reach_zero(-4.0, 8.0)
+    ((0.0, 32.0), (4.0, 32.0), (-64.0, 0.0), (-4.0, 8.0))
+    """
+    if ZERO_REACH > 0 and 0 < lo <= hi / ZERO_REACH:
+        return 0.0, hi
+    if ZERO_REACH > 0 and hi < 0 and -hi <= -lo / ZERO_REACH:
+        return lo, 0.0
+    return lo, hi
 
 
 def _support(noisy: np.ndarray, sigma: float, extend: float) -> tuple[int, int]:
