@@ -73,7 +73,7 @@ def _dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec,
         last = k
     lo = _bucket_edges(first - k)[0]
     hi = _bucket_edges(last - k)[1]
-    if not dated:
+    if c.kind is Kind.FLOAT:  # integers: their octaves near 0 are single values, which the neighbours rule takes
         lo, hi = _reach_zero(lo, hi)
     # all data in one octave far from 0 (dates, years, timestamps), or dates in two: refine, if there is signal
     if refine:
@@ -145,7 +145,9 @@ def _reach_zero(lo: float, hi: float) -> tuple[float, float]:
     the range grows by at most 1/(ZERO_REACH − 1), and the thin data between 0 and the support — each
     octave of it below the noise, as octaves shrink towards 0 — is no longer clamped: seattle_weather's
     temp_min (−7 … 18 °C; 935 rows) got a lower bound of 1 or 2 °C in 51 of 60 profiles at ε = 1,
-    clamping 8–12 % of the days. Post-processing.
+    clamping 8–12 % of the days. Floats only: an integer's octaves near 0 are one or two values each (the
+    neighbour rule takes them), and reaching 0 could push its range past one cell per value (Adult's
+    hours per week [4, 128] → [0, 128]: 129 values, binned in twos at ε = 0.5). Post-processing.
 
     >>> _reach_zero(2.0, 32.0), _reach_zero(4.0, 32.0), _reach_zero(-64.0, -2.0), _reach_zero(-4.0, 8.0)
     ((0.0, 32.0), (4.0, 32.0), (-64.0, 0.0), (-4.0, 8.0))

@@ -46,11 +46,13 @@ PII_DISTINCT_SHARE = 0.5
 SMALL_INTEGER_RANGE = 128    # integer columns with at most this many values get one cell per value
 VOCABULARY_SHARE = 0.5       # a text column is a public vocabulary's when its values hold this share of rows
 VOCABULARY_Z = 2.0           # … and their summed noisy counts clear this many σ√(values) (pure noise: ≤ 2.3 %)
+CELL_SIGMAS = 4.0            # a numeric column gets about n̂/(CELL_SIGMAS·σ) fine cells
 CELL_THRESHOLD = 1.5         # a fine cell's noisy count below this many σ is taken as empty
 COARSE_SHARE = 0.3           # of a numeric column's histogram budget: its coarse bins' own counts, when
 COARSE_MIN_CELLS = 64        # it has this many fine cells or more (4 per bin: below, a bin's sum gains little)
 BOUNDS_WEIGHT = 0.25         # a numeric column's bounds budget, as a share of its histogram's weight
 SMALL_BOUNDS_WEIGHT = 1.0    # the same on small tables (smallness 1; interpolated as the profile's share)
+SMALL_CATEGORICAL_WEIGHT = 2.0  # an undeclared categorical's histogram weight on small tables (1 on large ones)
 SMALL_ROWS, LARGE_ROWS = 1_000, 10_000  # a table is small at ≤ SMALL_ROWS rows by a DP count, large at ≥ LARGE_ROWS
 
 
@@ -175,7 +177,12 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
     learned = spec.learned
     need_bounds = [c for c in learned if c.kind.is_numeric and c.bounds is None]
     bounds_weight = BOUNDS_WEIGHT + (SMALL_BOUNDS_WEIGHT - BOUNDS_WEIGHT) * smallness(n_noisy)  # public: DP count
-    weights = {("hist", c.name): 1.0 for c in learned} | {("bounds", c.name): bounds_weight for c in need_bounds}
+    # an undeclared category under the release threshold (≈ 4.8σ) is lost whole: on few rows that is a
+    # large share of them, while a numeric column only loses resolution
+    category_weight = 1.0 + (SMALL_CATEGORICAL_WEIGHT - 1.0) * smallness(n_noisy)  # public: DP count
+    weights = {("hist", c.name): (category_weight if not c.kind.is_numeric and c.categories is None else 1.0)
+               for c in learned}
+    weights |= {("bounds", c.name): bounds_weight for c in need_bounds}
     unit = 0.95 * rho / sum(weights.values())
     categorical = [c for c in learned if not c.kind.is_numeric]
     per_column_delta = delta_threshold / max(1, sum(c.categories is None for c in categorical))
@@ -198,7 +205,8 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
         if c.kind.is_numeric:
             profiles.append(_numeric(counts, c, binnings[c.name], counter, unit, nullable[c.name]))
         else:
-            profiles.append(_categorical(counts, c, counter, unit, nullable[c.name], n_noisy, per_column_delta,
+            profiles.append(_categorical(counts, c, counter, unit * weights[("hist", c.name)], nullable[c.name],
+                                         n_noisy, per_column_delta,
                                          text=is_text(spec.schema.field(c.name).type)))
     return spec, TableProfile(n_noisy=n_noisy, columns=tuple(profiles)), counter.measurements
 
@@ -231,7 +239,7 @@ def _fine_binning(c: ColumnSpec, bounds, unit: float, n_noisy: float) -> Fine:
     integral = c.kind is not Kind.FLOAT
     # as many cells as the noise allows: about n̂/(4σ) rows per cell on average (both public)
     sigma = 1.0 / math.sqrt(2.0 * unit)
-    budget_cells = int(np.clip(n_noisy / (4.0 * sigma), 8, MAX_CELLS))
+    budget_cells = int(np.clip(n_noisy / (CELL_SIGMAS * sigma), 8, MAX_CELLS))
     if integral and hi - lo + 1 <= SMALL_INTEGER_RANGE:  # one cell per value: spikes (40 hours) survive
         budget_cells = max(budget_cells, int(hi - lo + 1))
     lows, highs = _cells(lo, hi, integral, budget_cells)
