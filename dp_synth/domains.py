@@ -14,10 +14,15 @@ that noisy histogram (post-processing). See :func:`dp_synth.profile.measure_prof
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Mapping
 
-__all__ = ["Vocabulary", "US_STATE_CODES", "US_STATE_NAMES", "VOCABULARIES", "public_values"]
+__all__ = ["Vocabulary", "US_STATE_CODES", "US_STATE_NAMES", "VOCABULARIES", "public_values", "vocabulary_of"]
+
+VOCABULARY_SHARE = 0.5  # a text column is a public vocabulary's when its values hold this share of rows
+VOCABULARY_Z = 2.0      # … and their summed noisy counts clear this many σ√(values) (pure noise: ≤ 2.3 %)
 
 
 @dataclass(frozen=True)
@@ -67,3 +72,24 @@ def public_values() -> tuple[str, ...]:
     True
     """
     return tuple(sorted(set().union(*(v.values for v in VOCABULARIES))))
+
+
+def vocabulary_of(counted: Mapping[str, float], n_noisy: float, sigma: float = 0.0,
+                released: float = 0.0) -> Vocabulary | None:
+    """The public vocabulary holding most rows by the noisy counts (post-processing), if any: its values'
+    summed counts must reach VOCABULARY_SHARE of n̂, clear VOCABULARY_Z·σ√V (V values of noise σ: their
+    sum is that noisy even where the column holds none of them) and exceed ``released``, the noisy mass of
+    the column's other values that cleared the release threshold. With the share alone, seattle_weather's
+    `weather` (sun, fog, rain: no state) took the state codes in ≈ 2 % of fits at ε = 1 (σ ≈ 25, 62 codes:
+    σ√V ≈ 200 against n̂/2 ≈ 470), and its twin said "NV" on 5 % of days.
+
+    >>> codes = {"AK": 300.0, "TX": 250.0, "sun": 0.0}
+    >>> vocabulary_of(codes, 1000.0).name, vocabulary_of(codes, 1000.0, released=600.0)
+    ('US state codes', None)
+    """
+    for vocab in VOCABULARIES:
+        total = sum(counted.get(k, 0.0) for k in vocab.values)
+        if (total >= VOCABULARY_SHARE * n_noisy and total > VOCABULARY_Z * sigma * math.sqrt(len(vocab.values))
+                and total > released):
+            return vocab
+    return None

@@ -31,7 +31,7 @@ import polars as pl
 
 from .errors import InputError
 from .bounds import _combine, dp_bounds, pow2_top
-from .domains import VOCABULARIES, Vocabulary, public_values
+from .domains import VOCABULARIES, Vocabulary, public_values, vocabulary_of
 from .counts import Counts, Distinct, Fine, Hist, NonFinite, Pow2, Rows, Values, as_counts
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter, discrete_gaussian_tail, discrete_gaussian_threshold
@@ -44,8 +44,6 @@ OTHER = "__other__"          # code label for released-too-rare categories
 MAX_CELLS = 256              # fine cells per numeric column
 PII_DISTINCT_SHARE = 0.5
 SMALL_INTEGER_RANGE = 128    # integer columns with at most this many values get one cell per value
-VOCABULARY_SHARE = 0.5       # a text column is a public vocabulary's when its values hold this share of rows
-VOCABULARY_Z = 2.0           # … and their summed noisy counts clear this many σ√(values) (pure noise: ≤ 2.3 %)
 CELL_SIGMAS = 4.0            # a numeric column gets about n̂/(CELL_SIGMAS·σ) fine cells
 CELL_THRESHOLD = 1.5         # a fine cell's noisy count below this many σ is taken as empty
 COARSE_SHARE = 0.3           # of a numeric column's histogram budget: its coarse bins' own counts, when
@@ -313,27 +311,6 @@ def _combine_bins(raw: np.ndarray, sigma_f: float, mass: np.ndarray, starts: lis
     return mass * scale[owner]
 
 
-def _vocabulary(counted: Mapping[str, float], n_noisy: float, sigma: float = 0.0,
-                released: float = 0.0) -> Vocabulary | None:
-    """The public vocabulary holding most rows by the noisy counts (post-processing), if any: its values'
-    summed counts must reach VOCABULARY_SHARE of n̂, clear VOCABULARY_Z·σ√V (V values of noise σ: their
-    sum is that noisy even where the column holds none of them) and exceed ``released``, the noisy mass of
-    the column's other values that cleared the release threshold. With the share alone, seattle_weather's
-    `weather` (sun, fog, rain: no state) took the state codes in ≈ 2 % of fits at ε = 1 (σ ≈ 25, 62 codes:
-    σ√V ≈ 200 against n̂/2 ≈ 470), and its twin said "NV" on 5 % of days.
-
-    >>> codes = {"AK": 300.0, "TX": 250.0, "sun": 0.0}
-    >>> _vocabulary(codes, 1000.0).name, _vocabulary(codes, 1000.0, released=600.0)
-    ('US state codes', None)
-    """
-    for vocab in VOCABULARIES:
-        total = sum(counted.get(k, 0.0) for k in vocab.values)
-        if (total >= VOCABULARY_SHARE * n_noisy and total > VOCABULARY_Z * sigma * math.sqrt(len(vocab.values))
-                and total > released):
-            return vocab
-    return None
-
-
 def _vocabulary_masses(vocab: Vocabulary, counted: Mapping[str, float], sigma: float) -> list[tuple[str, float]]:
     """Each value's noisy count if it clears ``CELL_THRESHOLD``·σ, else an even share of what the
     vocabulary's total (an unbiased sum) holds beyond those (as numeric cells dropped under the noise)."""
@@ -400,7 +377,7 @@ def _categorical(counts: Counts, c: ColumnSpec, counter: NoisyCounter, unit: flo
     null_mass = max(noisy[0], 0.0) if nullable and noisy[0] > 1.5 * sigma else 0.0
     counted = dict(zip(keys, noisy[1:]))
     released = sum(v for k, v in counted.items() if v > tau and not any(k in vb for vb in VOCABULARIES))
-    vocab = _vocabulary(counted, n_noisy, sigma, released) if text else None
+    vocab = vocabulary_of(counted, n_noisy, sigma, released) if text else None
     keep = [(k, v) for k, v in counted.items() if v > tau and (vocab is None or k not in vocab)]
     if vocab is not None:  # every value of the vocabulary is a category, however rare
         keep += _vocabulary_masses(vocab, counted, sigma)

@@ -187,20 +187,20 @@ def test_a_few_state_codes_in_another_column_are_not_released_below_the_threshol
 
 def test_the_vocabulary_decision_reads_only_the_noisy_counts():
     from dp_synth.domains import US_STATE_CODES
-    from dp_synth.profile import _vocabulary
+    from dp_synth.domains import vocabulary_of
 
     counted = {k: 0.0 for k in US_STATE_CODES.values} | {"x": 0.0}
     counted["x"] = 600.0
     counted["AK"] = 390.0
-    assert _vocabulary(counted, n_noisy=1000.0) is None  # 39 % of rows: not the vocabulary's column
+    assert vocabulary_of(counted, n_noisy=1000.0) is None  # 39 % of rows: not the vocabulary's column
     counted["AK"] = 510.0
-    assert _vocabulary(counted, n_noisy=1000.0) is US_STATE_CODES
+    assert vocabulary_of(counted, n_noisy=1000.0) is US_STATE_CODES
 
 
 def test_a_column_of_a_few_non_state_values_never_takes_a_vocabulary_from_noise():
     """seattle_weather's `weather` at the CLI's ε = 1 noise (σ ≈ 25 on 935 rows): the summed noise of the
     62 state codes (≈ 200 rows' worth) passed half of n̂ in ≈ 2 % of fits with the share rule alone."""
-    from dp_synth.profile import _vocabulary
+    from dp_synth.domains import vocabulary_of
 
     rng = np.random.default_rng(7)
     true = {"sun": 454, "fog": 261, "rain": 165, "drizzle": 39, "snow": 15}
@@ -210,15 +210,15 @@ def test_a_column_of_a_few_non_state_values_never_takes_a_vocabulary_from_noise(
     for _ in range(2000):
         counted = {k: true.get(k, 0) + rng.normal(0, sigma) for k in keys}
         released = sum(v for k, v in counted.items() if k in true and v > tau)
-        old += _vocabulary(counted, n_noisy) is not None
-        new += _vocabulary(counted, n_noisy, sigma, released) is not None
+        old += vocabulary_of(counted, n_noisy) is not None
+        new += vocabulary_of(counted, n_noisy, sigma, released) is not None
     assert old > 10  # the share rule alone: the failure this guards against
     assert new == 0
 
 
 def test_a_small_column_of_state_codes_still_takes_its_vocabulary():
     from dp_synth.domains import US_STATE_CODES
-    from dp_synth.profile import _vocabulary
+    from dp_synth.domains import vocabulary_of
 
     rng = np.random.default_rng(8)
     states = list(US_STATE_CODES.values)[:50]
@@ -229,6 +229,6 @@ def test_a_small_column_of_state_codes_still_takes_its_vocabulary():
     for _ in range(500):
         counted = {k: true.get(k, 0) + rng.normal(0, sigma) for k in keys}
         released = sum(v for k, v in counted.items() if k not in public_values() and v > tau)
-        old += _vocabulary(counted, n_noisy) is US_STATE_CODES
-        new += _vocabulary(counted, n_noisy, sigma, released) is US_STATE_CODES
+        old += vocabulary_of(counted, n_noisy) is US_STATE_CODES
+        new += vocabulary_of(counted, n_noisy, sigma, released) is US_STATE_CODES
     assert new == old >= 475  # the share rule binds here (n̂/2 = 575 > 2σ√62 ≈ 400): nothing lost
