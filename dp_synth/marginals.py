@@ -20,11 +20,11 @@ from typing import Mapping
 import numpy as np
 
 from .privacy import Measurement
-from .profile import NoisyCounter, smallness
+from .profile import NoisyCounter
 
 __all__ = ["TreePrior", "measure_tree", "all_pairs", "edge_scores", "independence_l1", "table_threshold"]
 
-TABLE_THRESHOLD = 2.0  # on a small table, a noisy 2-way cell under this many σ is taken as empty (by smallness)
+TABLE_THRESHOLD = 2.0  # in a sparse 2-way table, a noisy cell under this many σ is taken as empty
 
 
 @dataclass(frozen=True)
@@ -120,29 +120,29 @@ def measure_tree(tables: Mapping[tuple[int, int], np.ndarray], cards: list[int],
     counter.measurements.append(Measurement("profile", "exponential", f"tree selection ({rounds} edges)",
                                             eps_round, steps=rounds))
     rho_edge = rho_measure / rounds
-    threshold = table_threshold(n_noisy)
     released = {}
     for i, j in edges:
         true = tables[(i, j)]
         noisy, sigma = counter.counts(true.ravel(), rho_edge, f"2-way marginal of columns {i}×{j}")
         noisy = noisy.reshape(true.shape)
+        threshold = table_threshold(n_noisy, noisy.size, sigma)
         released[(i, j)] = np.where(noisy > threshold * sigma, noisy, 0.0)
     return _to_network(edges, released, marginals, d)
 
 
-def table_threshold(n_noisy: float) -> float:
-    """Noise multiple under which a cell of a released 2-way table is taken as empty: TABLE_THRESHOLD on a
-    small table (≤ 1,000 rows by the DP count), 0 on a large one (only negative counts are), scaled by
-    :func:`~dp_synth.profile.smallness` between. On few rows most cells of a pair hold no row, and clipping
-    the noise at 0 leaves ≈ 0.4σ of spurious mass in each: airports' state × longitude (63 × 9 cells,
-    2,160 rows, σ = 11) gave each state's conditional ≈ 40 % noise. On Adult (20,800 rows, σ ≈ 57 at
-    ε = 0.5) most cells hold rows under 1.5σ, and a threshold there cut the joint's tails: TSTR 0.888 →
-    0.879 (docs/benchmarks.md, stop 33). Post-processing of the released table; n̂ is public.
+def table_threshold(n_noisy: float, cells: int, sigma: float) -> float:
+    """Noise multiple under which a cell of a released 2-way table is taken as empty: TABLE_THRESHOLD when
+    the table is sparse — its average cell holds fewer rows than σ (n̂ < cells·σ) — else 0 (only negative
+    counts are). There most cells hold no row, and clipping the noise at 0 leaves ≈ 0.4σ of spurious mass
+    in each: airports' state × longitude (63 × 9 cells, 2,160 rows, σ = 11) gave each state's conditional
+    ≈ 40 % noise. Where the average cell holds more than σ, most cells hold rows and a threshold cuts the
+    joint's tails: on Adult at ε = 0.5 (σ ≈ 57) TSTR 0.888 → 0.879, on seattle_weather at ε = 0.5 2-way
+    0.470 → 0.547 (docs/benchmarks.md, stop 33). Post-processing: n̂, the cell count and σ are public.
 
-    >>> table_threshold(900.0), table_threshold(20_000.0)
+    >>> table_threshold(2160.0, 63 * 9, 11.0), table_threshold(20_800.0, 16 * 16, 57.0)
     (2.0, 0.0)
     """
-    return TABLE_THRESHOLD * smallness(n_noisy)
+    return TABLE_THRESHOLD if n_noisy < cells * sigma else 0.0
 
 
 def _to_network(edges, tables, marginals, d) -> TreePrior:

@@ -142,11 +142,11 @@ def test_tree_scores_discount_what_sampling_alone_puts_between_independent_colum
     assert scores[(2, 3)] > scores[(0, 1)] + 100
 
 
-def test_a_small_table_s_tree_takes_noisy_cells_under_its_threshold_as_empty():
+def test_a_sparse_tree_table_takes_noisy_cells_under_its_threshold_as_empty():
     """A sparse 2-way table like airports' state × longitude (each parent code's rows in 2 of 9 cells;
     here 30 codes of 30 rows: 900 rows, σ = 5): clipping the noise at 0 leaves ≈ 0.4σ of spurious mass in
     every empty cell; taking cells under table_threshold(n̂)·σ as empty puts more of each parent's
-    conditional on its own cells. Post-processing of the released table; off on large tables."""
+    conditional on its own cells. Post-processing of the released table; off where cells hold more than σ."""
     import dp_synth.marginals as M
 
     parents, cells = 30, 9
@@ -155,7 +155,8 @@ def test_a_small_table_s_tree_takes_noisy_cells_under_its_threshold_as_empty():
         t[p, p % 8] = t[p, p % 8 + 1] = 15
     n = t.sum()
     marginals = [t.sum(1) / n, t.sum(0) / n]
-    assert M.table_threshold(n) == M.TABLE_THRESHOLD > 0 and M.table_threshold(10_000) == 0
+    assert M.table_threshold(n, t.size, 5.0) == M.TABLE_THRESHOLD > 0  # 3.3 rows per cell < σ: sparse
+    assert M.table_threshold(n, t.size, 3.0) == 0  # 3.3 rows per cell > σ: most cells hold rows
 
     def on_true_cells(threshold):
         default, M.TABLE_THRESHOLD = M.TABLE_THRESHOLD, threshold
