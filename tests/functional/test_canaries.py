@@ -8,6 +8,7 @@ Only an explicit opt-in (the report's ``--real-statistics``) may show a real val
 """
 import contextlib
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -33,7 +34,14 @@ def _with_canaries(n: int = 4000) -> pl.DataFrame:
 
 
 def _hits(blob: bytes) -> list[str]:
-    return [c for c in CANARIES if c.encode() in blob or c.lower().encode() in blob.lower()]
+    """Canaries found in ``blob``. The number counts as a number — not inside a longer run of digits, with
+    or without thousands separators: k/3240 = 0.0918209876543209… (any denominator divisible by 81 repeats
+    …987654320…) put "8765432" inside a twin's share in about 1 run of 80."""
+    words = [c for c in CANARIES[:2] if c.encode() in blob or c.lower().encode() in blob.lower()]
+    number = CANARIES[2]
+    forms = (number, f"{int(number):,}", f"{int(number):_}")
+    hit = any(re.search(rb"(?<![0-9.])" + re.escape(f.encode()) + rb"(?![0-9])", blob) for f in forms)
+    return words + ([number] if hit else [])
 
 
 def _scan_files(root: Path, skip: set[Path]) -> dict[str, list[str]]:
@@ -57,6 +65,12 @@ def _scan_tables(db: Path, real: set[str]) -> dict[str, list[str]]:
             if h:
                 found[f"{s}.{t}"] = h
     return found
+
+
+def test_the_canary_search_finds_the_number_but_not_digits_inside_other_numbers():
+    assert _hits(b'{"max": 8765432}') == [CANARIES[2]] and _hits(b"max 8,765,432.0") == [CANARIES[2]]
+    assert _hits(b"[0.09182098765432099, 18765432]") == []
+    assert _hits(b"... Zqxcanaryone ...") == [CANARIES[1]]
 
 
 def test_no_canary_in_any_output_of_a_default_run(tmp_path):
