@@ -152,9 +152,11 @@ def _reach_zero(lo: float, hi: float) -> tuple[float, float]:
     >>> _reach_zero(2.0, 32.0), _reach_zero(4.0, 32.0), _reach_zero(-64.0, -2.0), _reach_zero(-4.0, 8.0)
     ((0.0, 32.0), (4.0, 32.0), (-64.0, 0.0), (-4.0, 8.0))
     """
-    if ZERO_REACH > 0 and 0 < lo <= hi / ZERO_REACH:
+    if ZERO_REACH <= 0:
+        return lo, hi
+    if 0 < lo <= hi / ZERO_REACH:
         return 0.0, hi
-    if ZERO_REACH > 0 and hi < 0 and -hi <= -lo / ZERO_REACH:
+    if hi < 0 and -hi <= -lo / ZERO_REACH:
         return lo, 0.0
     return lo, hi
 

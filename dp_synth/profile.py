@@ -174,10 +174,11 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
 
     learned = spec.learned
     need_bounds = [c for c in learned if c.kind.is_numeric and c.bounds is None]
-    bounds_weight = BOUNDS_WEIGHT + (SMALL_BOUNDS_WEIGHT - BOUNDS_WEIGHT) * smallness(n_noisy)  # public: DP count
+    small = smallness(n_noisy)  # public: a function of the DP count
+    bounds_weight = BOUNDS_WEIGHT + (SMALL_BOUNDS_WEIGHT - BOUNDS_WEIGHT) * small
     # an undeclared category under the release threshold (≈ 4.8σ) is lost whole: on few rows that is a
     # large share of them, while a numeric column only loses resolution
-    category_weight = 1.0 + (SMALL_CATEGORICAL_WEIGHT - 1.0) * smallness(n_noisy)  # public: DP count
+    category_weight = 1.0 + (SMALL_CATEGORICAL_WEIGHT - 1.0) * small
     weights = {("hist", c.name): (category_weight if not c.kind.is_numeric and c.categories is None else 1.0)
                for c in learned}
     weights |= {("bounds", c.name): bounds_weight for c in need_bounds}
@@ -376,7 +377,8 @@ def _categorical(counts: Counts, c: ColumnSpec, counter: NoisyCounter, unit: flo
                               delta_extra=delta_col)
     null_mass = max(noisy[0], 0.0) if nullable and noisy[0] > 1.5 * sigma else 0.0
     counted = dict(zip(keys, noisy[1:]))
-    released = sum(v for k, v in counted.items() if v > tau and not any(k in vb for vb in VOCABULARIES))
+    public = set(public_values())
+    released = sum(v for k, v in counted.items() if v > tau and k not in public)
     vocab = vocabulary_of(counted, n_noisy, sigma, released) if text else None
     keep = [(k, v) for k, v in counted.items() if v > tau and (vocab is None or k not in vocab)]
     if vocab is not None:  # every value of the vocabulary is a category, however rare

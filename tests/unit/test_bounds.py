@@ -190,7 +190,7 @@ def test_a_support_far_from_0_relative_to_its_width_reaches_0():
     c = TableSpec.from_arrow(df.to_arrow().schema, table="t").learned[0]
 
     def kept(reach):
-        B.ZERO_REACH = reach
+        default, B.ZERO_REACH = B.ZERO_REACH, reach
         try:
             out = []
             for seed in range(40):
@@ -200,8 +200,8 @@ def test_a_support_far_from_0_relative_to_its_width_reaches_0():
                 out.append(np.mean((x >= lo) & (x <= hi)))
             return np.array(out)
         finally:
-            B.ZERO_REACH = 16
+            B.ZERO_REACH = default
 
-    before, after = kept(0), kept(16)
+    before, after = kept(0), kept(B.ZERO_REACH)
     assert np.sum(before >= 0.9) <= 10  # the failure this guards against
     assert np.sum(after >= 0.9) >= 20 and after.mean() > before.mean() + 0.02

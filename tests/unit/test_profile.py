@@ -186,8 +186,7 @@ def test_a_few_state_codes_in_another_column_are_not_released_below_the_threshol
 
 
 def test_the_vocabulary_decision_reads_only_the_noisy_counts():
-    from dp_synth.domains import US_STATE_CODES
-    from dp_synth.domains import vocabulary_of
+    from dp_synth.domains import US_STATE_CODES, vocabulary_of
 
     counted = {k: 0.0 for k in US_STATE_CODES.values} | {"x": 0.0}
     counted["x"] = 600.0
@@ -217,8 +216,7 @@ def test_a_column_of_a_few_non_state_values_never_takes_a_vocabulary_from_noise(
 
 
 def test_a_small_column_of_state_codes_still_takes_its_vocabulary():
-    from dp_synth.domains import US_STATE_CODES
-    from dp_synth.domains import vocabulary_of
+    from dp_synth.domains import US_STATE_CODES, vocabulary_of
 
     rng = np.random.default_rng(8)
     states = list(US_STATE_CODES.values)[:50]
