@@ -29,7 +29,7 @@ from .pairs import measure_extra_pairs
 from .profile import NoisyCounter, NumericProfile, measure_profile, smallness
 from .source import ArrowSource, TrainingSource
 from .spec import Kind, TableSpec, load_spec_overrides
-from .training import TrainingConfig, plan_steps, pretrain, train_dp
+from .training import TrainingConfig, plan_steps, pretrain, scope_for, train_dp
 
 __all__ = ["fit", "default_delta", "to_arrow", "fingerprint", "check_validation_settings", "check_seed",
            "MAX_EPSILON", "MIN_EPSILON", "MIN_ROWS"]
@@ -295,8 +295,10 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
             partial = Measurement("training", "dp_sgd", "", sigma, q, step)
             on_step(step, steps, PrivacyStatement.of([*measurements, partial], dlt).epsilon)
 
+    scope, learning_rate = scope_for(small, config)  # few rows: DP-SGD trains the output layers only
     result = train_dp(generator, codes, sample_rate=q, steps=steps, noise_multiplier=sigma,
-                      expected_batch_size=q * n_sgd, config=config, seed=seed, on_step=progress)
+                      expected_batch_size=q * n_sgd, config=config, seed=seed, scope=scope,
+                      learning_rate=learning_rate, on_step=progress)
     if config.rake_rounds > 0:  # post-processing: the DP marginals pull the model's 1-way marginals to them
         gen_rake = torch.Generator()
         gen_rake.manual_seed(int(secure_rng(None if seed is None else seed + 3).integers(0, 2**62)))
@@ -306,7 +308,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         raise AssertionError(f"internal error: composed ε {statement.epsilon} exceeds target {eps}")
     metadata = {
         "generator": config.generator, "training": config.to_json(),
-        "steps": result.steps, "sample_rate": q, "noise_multiplier": sigma,
+        "steps": result.steps, "sample_rate": q, "noise_multiplier": sigma, "trained": scope,
         "accountant_history": [list(h) for h in result.accountant_history],
         "source": table_name, "holdout": {**plan.to_json(), "rule": source.holdout_rule, "by": source.holdout_by},
         "train_sample_rate": sampled.rate,

@@ -63,6 +63,11 @@ class AutoregressiveGenerator(nn.Module):
             out.weight.mul_(0.01)
             out.bias.copy_(torch.log(torch.as_tensor(np.clip(p, 1e-6, None), dtype=torch.float32)))
 
+    def output_parameters(self) -> list[nn.Parameter]:
+        """Each head's last layer (the logits over a column's codes): what DP-SGD trains on small tables,
+        the embeddings and hidden layers staying as the DP tree's pretraining left them (training.py)."""
+        return [p for head in self.heads for p in (head if isinstance(head, nn.Linear) else head[-1]).parameters()]
+
     def _prefix(self, codes: torch.Tensor) -> list[torch.Tensor]:
         return [emb(codes[:, i]) for i, emb in enumerate(self.embeddings)]
 

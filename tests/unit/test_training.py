@@ -7,7 +7,8 @@ import torch
 
 from dp_synth.models import build_generator
 from dp_synth.models.layers import RowEmbedding
-from dp_synth.training import TrainingConfig, clipped_backward, dp_modules
+from dp_synth.errors import InputError
+from dp_synth.training import SCOPE_SMALLNESS, TrainingConfig, clipped_backward, dp_modules, scope_for, train_dp
 
 
 def _model(seed=0):
@@ -84,3 +85,62 @@ def test_row_embedding_norm_falls_back_for_sequences():
         by_hand.append(w.norm())
     assert torch.allclose(gsm.per_sample_gradient_norms, torch.stack(by_hand), rtol=1e-4)
     gsm._close()
+
+
+def test_output_scope_clips_over_the_trained_weights_only():
+    """Frozen hidden layers: each row's clipped gradient (norm over the output layers alone) equals
+    per-row clipping by hand over those weights, and the frozen weights get no gradient at all."""
+    model, codes, clip = _model(), _codes(40), 0.05
+    out = {id(p) for p in model.output_parameters()}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in out)
+    by_hand = copy.deepcopy(model)
+    expected, norms = _by_hand_over(by_hand, codes, clip, [p for p in by_hand.parameters() if p.requires_grad])
+    assert min(norms) > clip  # every row clipped
+    gsm, opt = dp_modules(model, TrainingConfig(max_grad_norm=clip), 0.0, len(codes), torch.Generator())
+    opt.zero_grad(set_to_none=True)
+    clipped_backward(gsm, opt, gsm(codes))
+    trained = [p for p in model.parameters() if p.requires_grad]
+    assert 0 < len(trained) < len(list(model.parameters()))
+    for got, want in zip(trained, expected):
+        assert torch.allclose(got.grad, want, atol=1e-5, rtol=1e-4)
+    assert all(p.grad is None for p in model.parameters() if not p.requires_grad)
+    assert torch.allclose(gsm.per_sample_gradient_norms, torch.tensor(norms), rtol=1e-4, atol=1e-6)
+    gsm._close()
+
+
+def _by_hand_over(model, codes, clip, params):
+    total, norms = [torch.zeros_like(p) for p in params], []
+    for i in range(len(codes)):
+        model.zero_grad()
+        model(codes[i:i + 1]).sum().backward()
+        grads = [p.grad.clone() for p in params]
+        norm = torch.sqrt(sum((g ** 2).sum() for g in grads)).item()
+        norms.append(norm)
+        total = [t + min(1.0, clip / (norm + 1e-6)) * g for t, g in zip(total, grads)]
+    return total, norms
+
+
+@pytest.mark.parametrize("scope", ["output", "all"])
+def test_train_dp_moves_only_its_scope_and_unfreezes_after(scope):
+    model, codes = _model(), _codes(200).numpy()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    out = {id(p) for p in model.output_parameters()}
+    train_dp(model, codes, sample_rate=0.5, steps=5, noise_multiplier=1.0, expected_batch_size=100,
+             config=TrainingConfig(), seed=0, scope=scope, learning_rate=1e-2)
+    for n, p in model.named_parameters():
+        moved = not torch.equal(p.detach(), before[n])
+        assert moved == (scope == "all" or id(p) in out), n
+        assert p.requires_grad, n  # frozen for the run only: pretraining or raking may follow
+    with pytest.raises(ValueError, match="unknown training scope"):
+        train_dp(model, codes, sample_rate=0.5, steps=1, noise_multiplier=1.0, expected_batch_size=100,
+                 config=TrainingConfig(), seed=0, scope="hidden")
+
+
+def test_scope_by_table_size_and_config():
+    assert scope_for(1.0, TrainingConfig()) == ("output", TrainingConfig().output_learning_rate)
+    assert scope_for(SCOPE_SMALLNESS, TrainingConfig())[0] == "output"
+    assert scope_for(SCOPE_SMALLNESS - 0.01, TrainingConfig()) == ("all", TrainingConfig().learning_rate)
+    assert scope_for(1.0, TrainingConfig(small_scope="all"))[0] == "all"
+    with pytest.raises(InputError, match="small_scope='hidden'"):
+        TrainingConfig(small_scope="hidden")
