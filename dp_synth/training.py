@@ -6,6 +6,7 @@ sampling rate the accountant uses never depends on the exact size of the data.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import secrets
 import time
@@ -33,7 +34,7 @@ __all__ = ["TrainingConfig", "TrainingResult", "train_dp", "plan_steps", "poisso
 # is clipped and noised, the others are never touched by the data.
 SCOPES = {
     "all": lambda model: list(model.parameters()),
-    "output": lambda model: list(model.output_parameters()),
+    "output": lambda model: model.output_parameters(),
 }
 SCOPE_SMALLNESS = 0.5   # tables at least this small (profile.smallness: ≈ 3,200 rows by the DP count) use
                         # config.small_scope; Adult (20,800 rows) trains every weight: output layers only
@@ -177,12 +178,9 @@ def clipped_backward(gsm, optimizer, nll: torch.Tensor) -> None:
         DPTensorFastGradientClipping(gsm, optimizer, nll, loss_reduction="sum").backward()
 
 
-def train_dp(model: torch.nn.Module, codes: np.ndarray, *, sample_rate: float, steps: int,
-             noise_multiplier: float, expected_batch_size: float, config: TrainingConfig,
-             seed: int | None, scope: str = "all", learning_rate: float | None = None,
-             on_step: Callable[[int, float], None] | None = None) -> TrainingResult:
-    """DP-SGD on ``codes``. The weights in ``scope`` (:data:`SCOPES`) are trained at ``learning_rate``
-    (default: the config's); the others are frozen for the run and unfrozen after it."""
+@contextlib.contextmanager
+def _only(model: torch.nn.Module, scope: str):
+    """Freeze every weight of ``model`` outside ``scope`` (:data:`SCOPES`) for the block, unfreeze after."""
     if scope not in SCOPES:
         raise ValueError(f"unknown training scope {scope!r}; choose one of {sorted(SCOPES)}")
     trained = {id(p) for p in SCOPES[scope](model)}
@@ -190,34 +188,39 @@ def train_dp(model: torch.nn.Module, codes: np.ndarray, *, sample_rate: float, s
     for p in frozen:
         p.requires_grad_(False)
     try:
-        return _train(model, torch.as_tensor(codes, dtype=torch.long), sample_rate, steps, noise_multiplier,
-                      expected_batch_size, config, seed, learning_rate, on_step)
+        yield
     finally:
         for p in frozen:
             p.requires_grad_(True)
 
 
-def _train(model, data, sample_rate, steps, noise_multiplier, expected_batch_size, config, seed, learning_rate,
-           on_step) -> TrainingResult:
+def train_dp(model: torch.nn.Module, codes: np.ndarray, *, sample_rate: float, steps: int,
+             noise_multiplier: float, expected_batch_size: float, config: TrainingConfig,
+             seed: int | None, scope: str = "all", learning_rate: float | None = None,
+             on_step: Callable[[int, float], None] | None = None) -> TrainingResult:
+    """DP-SGD on ``codes``. The weights in ``scope`` (:data:`SCOPES`) are trained at ``learning_rate``
+    (default: the config's); the others are frozen for the run and unfrozen after it."""
     t0 = time.perf_counter()
+    data = torch.as_tensor(codes, dtype=torch.long)
     n = data.shape[0]
     gen = torch.Generator()
     gen.manual_seed(seed if seed is not None else secrets.randbits(63))
-    gsm, optimizer = dp_modules(model, config, noise_multiplier, expected_batch_size, gen, learning_rate)
-    accountant = RDPAccountant()
-    loss_value = float("nan")
-    for step in range(steps):
-        batch = data[poisson_batch(n, sample_rate, gen)]
-        accountant.step(noise_multiplier=noise_multiplier, sample_rate=sample_rate)
-        if batch.shape[0] > 0:  # P(empty) < e^-32 at batch ≥ 32; skipping it is still charged above
-            optimizer.zero_grad(set_to_none=True)
-            nll = gsm(batch)
-            clipped_backward(gsm, optimizer, nll)
-            optimizer.step()
-            loss_value = float(nll.mean().detach())
-        if on_step is not None:
-            on_step(step + 1, loss_value)
-    gsm._close()
-    return TrainingResult(steps=steps, sample_rate=sample_rate, noise_multiplier=noise_multiplier,
-                          final_loss=loss_value, seconds=time.perf_counter() - t0,
-                          accountant_history=tuple(tuple(h) for h in accountant.history))
+    with _only(model, scope):
+        gsm, optimizer = dp_modules(model, config, noise_multiplier, expected_batch_size, gen, learning_rate)
+        accountant = RDPAccountant()
+        loss_value = float("nan")
+        for step in range(steps):
+            batch = data[poisson_batch(n, sample_rate, gen)]
+            accountant.step(noise_multiplier=noise_multiplier, sample_rate=sample_rate)
+            if batch.shape[0] > 0:  # P(empty) < e^-32 at batch ≥ 32; skipping it is still charged above
+                optimizer.zero_grad(set_to_none=True)
+                nll = gsm(batch)
+                clipped_backward(gsm, optimizer, nll)
+                optimizer.step()
+                loss_value = float(nll.mean().detach())
+            if on_step is not None:
+                on_step(step + 1, loss_value)
+        gsm._close()
+        return TrainingResult(steps=steps, sample_rate=sample_rate, noise_multiplier=noise_multiplier,
+                              final_loss=loss_value, seconds=time.perf_counter() - t0,
+                              accountant_history=tuple(tuple(h) for h in accountant.history))
