@@ -20,9 +20,9 @@ from typing import Mapping
 import numpy as np
 
 from .privacy import Measurement
-from .profile import NoisyCounter
+from .profile import OTHER, NoisyCounter, NumericProfile
 
-__all__ = ["TreePrior", "measure_tree", "all_pairs", "edge_scores", "independence_l1", "table_threshold"]
+__all__ = ["TreePrior", "measure_tree", "all_pairs", "edge_scores", "independence_l1", "code_noise", "table_threshold"]
 
 TABLE_THRESHOLD = 2.0  # in a sparse 2-way table, a noisy cell under this many σ is taken as empty
 
@@ -61,27 +61,68 @@ def noise_l1(sigma: float, cells: int) -> float:
     return math.sqrt(2.0 / math.pi) * sigma * cells
 
 
-def independence_l1(p: np.ndarray, q: np.ndarray, n: float) -> float:
-    """Expected L1 distance of ``n`` rows' counts of two *independent* columns (marginals ``p``, ``q``)
-    from n·p⊗q: per cell E|X − nπ| ≈ √(2/π)·√(nπ(1−π)) (the binomial's normal approximation).
+def independence_l1(p: np.ndarray, q: np.ndarray, n: float, sp: np.ndarray | None = None,
+                    sq: np.ndarray | None = None) -> float:
+    """Expected L1 distance of ``n`` rows' counts of two *independent* columns from n·p⊗q, where ``p``
+    and ``q`` are the rows' own marginals, released with noise of scale ``sp``, ``sq`` (in rows, per code;
+    None: exact). Per cell E|X − nπ| ≈ √(2/π)·√(nπ(1−p_x)(1−q_y) + (sp_x·q_y)² + (p_x·sq_y)²): the spread
+    of counts given their margins (the multinomial's normal approximation), plus what each marginal's
+    noise moves the product by.
 
     >>> round(independence_l1(np.full(16, 1 / 16), np.full(16, 1 / 16), 935.0), 1)
-    389.6
+    366.0
+    >>> round(independence_l1(np.full(16, 1 / 16), np.full(16, 1 / 16), 935.0, np.full(16, 20.0), np.zeros(16)), 1)
+    446.2
     """
-    cell = np.outer(p / max(float(p.sum()), 1e-12), q / max(float(q.sum()), 1e-12)).ravel()
-    return float(math.sqrt(2.0 / math.pi) * np.sqrt(max(n, 1.0) * cell * (1.0 - cell)).sum())
+    p = p / max(float(p.sum()), 1e-12)
+    q = q / max(float(q.sum()), 1e-12)
+    var = max(n, 1.0) * np.outer(p * (1.0 - p), q * (1.0 - q))
+    if sp is not None:
+        var = var + np.outer(sp, q) ** 2
+    if sq is not None:
+        var = var + np.outer(p, sq) ** 2
+    return float(math.sqrt(2.0 / math.pi) * np.sqrt(var).sum())
+
+
+def code_noise(column) -> np.ndarray:
+    """The noise scale, in rows, of each code of a profiled column's DP marginal (order of ``marginal()``),
+    from the column's public noise scales: a category's own count; ``OTHER`` (what the released categories
+    leave of n̂) the sum of theirs; a numeric bin of c fine cells c·σ² from its cells, combined with its own
+    count when it has one (inverse variance, as :func:`dp_synth.profile._combine_bins`).
+
+    >>> from dp_synth.profile import CategoricalProfile, Kind
+    >>> noise = code_noise(CategoricalProfile("c", Kind.CATEGORICAL, ("a", "b", "__other__"), (50., 40., 10.), 0.0, 2.0))
+    >>> [round(float(v), 2) for v in noise]
+    [2.0, 2.0, 3.46]
+    """
+    if isinstance(column, NumericProfile):
+        cells = np.diff(np.asarray(column.bin_starts)).astype(float)
+        var = cells * column.sigma ** 2
+        if column.bin_sigma > 0:
+            var = 1.0 / (1.0 / np.maximum(var, 1e-12) + 1.0 / column.bin_sigma ** 2)
+        codes = np.sqrt(var)
+    else:
+        codes = np.full(len(column.categories), column.sigma)
+        if column.categories and column.categories[-1] == OTHER:
+            codes[-1] = column.sigma * math.sqrt(len(column.categories))
+    return np.concatenate([[column.sigma], codes]) if column.has_null else codes
 
 
 def edge_scores(tables: Mapping[tuple[int, int], np.ndarray], marginals: list[np.ndarray], n_noisy: float,
-                pairs: list[tuple[int, int]]) -> np.ndarray:
+                pairs: list[tuple[int, int]], noise: list[np.ndarray] | None = None) -> np.ndarray:
     """Each pair's score for the tree's selection: the L1 distance of its true counts from n̂·p⊗q (the DP
     1-way marginals), less :func:`independence_l1` — what sampling alone puts between independent
     columns and their product. Uncorrected, a pair of many cells outscores real dependence on few rows:
     on seattle_weather's 935 training rows two independent 16-bin columns score ≈ 390 in expectation,
-    twice what a binary pair agreeing on 70 % of rows scores (tests/unit/test_pairs.py). The subtracted
-    term is a function of n̂ and the DP marginals (public), so the sensitivity stays 1."""
+    twice what a binary pair agreeing on 70 % of rows scores (tests/unit/test_pairs.py). ``noise``: each
+    column's :func:`code_noise`; the subtracted term then also holds what the DP marginals' own noise puts
+    there, which otherwise lifts every pair of a noisily measured column: on 1,600 rows of Adult at ε = 1
+    the tree became a star around age (16 codes) and income hung off hours per week (docs/benchmarks.md,
+    stop 35). The subtracted term is a function of n̂, the DP marginals and noise scales (public), so the
+    sensitivity stays 1."""
+    noise = noise or [None] * len(marginals)
     return np.array([np.abs(tables[(i, j)] - n_noisy * np.outer(marginals[i], marginals[j])).sum()
-                     - independence_l1(marginals[i], marginals[j], n_noisy) for i, j in pairs])
+                     - independence_l1(marginals[i], marginals[j], n_noisy, noise[i], noise[j]) for i, j in pairs])
 
 
 def all_pairs(d: int) -> list[tuple[int, int]]:
@@ -90,7 +131,7 @@ def all_pairs(d: int) -> list[tuple[int, int]]:
 
 def measure_tree(tables: Mapping[tuple[int, int], np.ndarray], cards: list[int], marginals: list[np.ndarray],
                  n_noisy: float, rho_select: float, rho_measure: float, counter: NoisyCounter,
-                 rng: np.random.Generator | None) -> TreePrior:
+                 rng: np.random.Generator | None, noise: list[np.ndarray] | None = None) -> TreePrior:
     """``tables``: the exact code tables of every pair (i < j), e.g. from
     :meth:`dp_synth.counts.Counts.pair_tables`; only noisy releases of them leave this function."""
     d = len(cards)
@@ -100,7 +141,7 @@ def measure_tree(tables: Mapping[tuple[int, int], np.ndarray], cards: list[int],
     # exponential mechanism with ε is ε²/8-zCDP (bounded range; Cesar & Rogers 2021)
     eps_round = math.sqrt(8 * rho_select / rounds)
     pairs = all_pairs(d)
-    score = edge_scores(tables, marginals, n_noisy, pairs)
+    score = edge_scores(tables, marginals, n_noisy, pairs, noise)
     comp = list(range(d))
 
     def find(x):

@@ -68,6 +68,8 @@ class NumericProfile:
     cell_mass: tuple[float, ...]
     bin_starts: tuple[int, ...]
     null_mass: float
+    sigma: float = 0.0      # noise scale of a fine cell's count, and of a bin's own count (0: none; public)
+    bin_sigma: float = 0.0
 
     @property
     def n_bins(self) -> int:
@@ -96,6 +98,7 @@ class CategoricalProfile:
     categories: tuple[str, ...]
     mass: tuple[float, ...]
     null_mass: float
+    sigma: float = 0.0      # noise scale of each category's count (public)
 
     @property
     def has_null(self) -> bool:
@@ -270,7 +273,8 @@ def _numeric(counts: Counts, c: ColumnSpec, binning: Fine, counter: NoisyCounter
             null_mass = _null_mass(raw[0], sigma, bins_noisy[0], sigma_c)
     return NumericProfile(name=c.name, kind=c.kind, lower=lo, upper=hi, lows=tuple(lows.tolist()),
                           highs=tuple(highs.tolist()), cell_mass=tuple(np.asarray(mass, float).tolist()),
-                          bin_starts=tuple(starts), null_mass=float(null_mass))
+                          bin_starts=tuple(starts), null_mass=float(null_mass), sigma=sigma,
+                          bin_sigma=sigma_c if share > 0 else 0.0)
 
 
 def _null_mass(fine: float, sigma_f: float, coarse: float, sigma_c: float) -> float:
@@ -366,7 +370,7 @@ def _categorical(counts: Counts, c: ColumnSpec, counter: NoisyCounter, unit: flo
                              "spelling and type of the categories (nothing was written or charged)")
         # declared categories are the only values the twin holds: no "other" code (rows outside the
         # declaration — refused above when they are most rows — are encoded as the first category)
-        return CategoricalProfile(c.name, c.kind, tuple(cats), tuple(cats_mass), float(null_mass))
+        return CategoricalProfile(c.name, c.kind, tuple(cats), tuple(cats_mass), float(null_mass), sigma)
     # the public vocabularies' values are counted whether seen or not (a text column: a schema fact)
     keys = sorted(set(observed) | set(public_values())) if text else sorted(observed)
     true = np.array([nulls] + [observed.get(k, 0) for k in keys])
@@ -389,4 +393,4 @@ def _categorical(counts: Counts, c: ColumnSpec, counter: NoisyCounter, unit: flo
     mass = [v for _, v in keep]
     # always keep an "other" code: rows of unreleased categories are encoded there
     cats, mass = cats + [OTHER], mass + [max(other, 0.0) if other > 1.5 * sigma else 0.0]
-    return CategoricalProfile(c.name, c.kind, tuple(cats), tuple(mass), float(null_mass))
+    return CategoricalProfile(c.name, c.kind, tuple(cats), tuple(mass), float(null_mass), sigma)
