@@ -13,6 +13,8 @@ own rate). Tables (all public, shipped with PyPI packages, no network):
   dp_synth/domains.py — so every code is a category); TSTR state = AK (Alaska: predictable from coordinates)
 - seattle_weather — vega_datasets seattle-weather.csv (1,461 days): a date, four numbers, weather type;
   TSTR weather = rain
+- adult_small — 2,500 rows of Adult (a fixed seeded sample, not a new table): the small-table path
+  (≈ 1,600 training rows) with 15 columns, many of them small-range integers; TSTR income = >50K
 
     python benchmarks/quality.py                       # every table, ε ∈ {0.5, 1, 4}
     python benchmarks/quality.py --tables adult --eps 1
@@ -45,6 +47,11 @@ def _adult() -> pl.DataFrame:
     return pl.read_parquet(demo_data_path())
 
 
+def _adult_small() -> pl.DataFrame:
+    df = _adult()
+    return df[np.random.default_rng(2500).permutation(df.height)[:2500]]
+
+
 def _vega(name: str) -> Path:
     try:
         return Path(str(resources.files("vega_datasets") / "_data" / name))
@@ -65,6 +72,7 @@ TABLES = {
     "adult": (_adult, "income", ">50K", None),
     "airports": (_airports, "state", "AK", None),
     "seattle_weather": (_seattle, "weather", "rain", None),
+    "adult_small": (_adult_small, "income", ">50K", None),
 }
 
 
