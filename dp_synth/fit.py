@@ -24,7 +24,7 @@ from .model import SynthModel
 from .models import build_generator
 from .models.calibrate import rake_marginals
 from .privacy import Measurement, PrivacyStatement, calibrate_profile_rho, calibrate_sgd_sigma
-from .marginals import all_pairs, code_noise, measure_tree
+from .marginals import all_pairs, code_noise, measure_tree, reweighted
 from .pairs import measure_extra_pairs
 from .profile import NoisyCounter, NumericProfile, measure_profile, smallness
 from .source import ArrowSource, TrainingSource
@@ -256,6 +256,9 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         prior = measure_tree(tables, encoder.cardinalities, encoder.marginals(), profile.n_noisy,
                              rho * config.tree_select_share, rho * config.tree_share, counter,
                              secure_rng(seed), noise=[code_noise(c) for c in encoder.columns])
+        if prior.marginals:  # post-processing: the profile's 1-way marginals pooled with the tree's tables
+            profile = reweighted(profile, [np.asarray(m) for m in prior.marginals])
+            encoder = Encoder(tspec, profile)
         if config.extra_pairs > 0 and extra_scale > 0:
             # a larger tree sample, so that resampling by weight repeats few rows
             base = prior.sample(4 * config.pretrain_rows, secure_rng(None if seed is None else seed + 1))
