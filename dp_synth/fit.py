@@ -257,7 +257,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
                              rho * config.tree_select_share, rho * config.tree_share, counter,
                              secure_rng(seed), noise=[code_noise(c) for c in encoder.columns])
         if prior.marginals:  # post-processing: the profile's 1-way marginals pooled with the tree's tables
-            profile = reweighted(profile, [np.asarray(m) for m in prior.marginals])
+            profile = reweighted(profile, prior.marginals)
             encoder = Encoder(tspec, profile)
         if config.extra_pairs > 0 and extra_scale > 0:
             # a larger tree sample, so that resampling by weight repeats few rows

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -93,7 +93,8 @@ def code_noise(column: NumericProfile | CategoricalProfile) -> np.ndarray:
     count when it has one (inverse variance, as :func:`dp_synth.profile._combine_bins`).
 
     >>> from dp_synth.profile import CategoricalProfile, Kind
-    >>> noise = code_noise(CategoricalProfile("c", Kind.CATEGORICAL, ("a", "b", "__other__"), (50., 40., 10.), 0.0, 2.0))
+    >>> column = CategoricalProfile("c", Kind.CATEGORICAL, ("a", "b", "__other__"), (50., 40., 10.), 0.0, 2.0)
+    >>> noise = code_noise(column)
     >>> [round(float(v), 2) for v in noise]
     [2.0, 2.0, 3.46]
     """
@@ -119,8 +120,8 @@ def edge_scores(tables: Mapping[tuple[int, int], np.ndarray], marginals: list[np
     twice what a binary pair agreeing on 70 % of rows scores (tests/unit/test_pairs.py). ``noise``: each
     column's :func:`code_noise`; the subtracted term then also holds what the DP marginals' own noise puts
     there, which otherwise lifts every pair of a noisily measured column: on ≈ 1,500 training rows of Adult
-    at ε = 1 the tree became a star, 8 of its 14 edges on age (docs/benchmarks.md, stop 35). The subtracted term is a function of n̂, the DP marginals and noise scales (public), so the
-    sensitivity stays 1."""
+    at ε = 1 the tree became a star, 8 of its 14 edges on age (docs/benchmarks.md, stop 35). The subtracted
+    term is a function of n̂, the DP marginals and noise scales (public), so the sensitivity stays 1."""
     noise = noise or [None] * len(marginals)
     return np.array([np.abs(tables[(i, j)] - n_noisy * np.outer(marginals[i], marginals[j])).sum()
                      - independence_l1(marginals[i], marginals[j], n_noisy, noise[i], noise[j]) for i, j in pairs])
@@ -169,8 +170,8 @@ def measure_tree(tables: Mapping[tuple[int, int], np.ndarray], cards: list[int],
         raw[(i, j)] = noisy = noisy.reshape(true.shape)
         threshold = table_threshold(n_noisy, noisy.size, sigma)
         released[(i, j)] = np.where(noisy > threshold * sigma, noisy, 0.0)
-    if noise is not None:  # post-processing: every table is a further measurement of its two columns' marginals
-        marginals = pooled_marginals(marginals, noise, n_noisy, raw, sigma)
+    if noise is not None:  # post-processing: every table is a further measurement of its two columns' marginals;
+        marginals = pooled_marginals(marginals, noise, n_noisy, raw, sigma)  # the root and shrinkage use them too
     return _to_network(edges, released, marginals, d)
 
 
@@ -194,14 +195,11 @@ def pooled_marginals(marginals: list[np.ndarray], noise: list[np.ndarray], n_noi
         for c, margin, k in ((i, t.sum(axis=1), t.shape[1]), (j, t.sum(axis=0), t.shape[0])):
             num[c] = num[c] + margin / (k * sigma ** 2)
             den[c] = den[c] + 1.0 / (k * sigma ** 2)
-    out = []
-    for e, a, b in zip(est, num, den):
-        pooled = np.where(e > 0, np.maximum(a / b, 1e-3 * e), 0.0)
-        out.append(pooled / pooled.sum() if pooled.sum() > 0 else np.asarray(e) / max(float(e.sum()), 1e-12))
-    return out
+    pooled = [np.where(e > 0, np.maximum(a / b, 1e-3 * e), 0.0) for e, a, b in zip(est, num, den)]
+    return [p / max(float(p.sum()), 1e-12) for p in pooled]
 
 
-def reweighted(profile: TableProfile, marginals: list[np.ndarray]) -> TableProfile:
+def reweighted(profile: TableProfile, marginals: Sequence[Sequence[float]]) -> TableProfile:
     """``profile`` with each column's code masses set to ``marginals`` (× n̂): a category's mass, a numeric
     bin's cells scaled together (their shape within the bin kept), the NULL mass. Codes are unchanged."""
     cols = []
