@@ -24,8 +24,8 @@ from .model import SynthModel
 from .models import build_generator
 from .models.calibrate import rake_marginals
 from .privacy import Measurement, PrivacyStatement, calibrate_profile_rho, calibrate_sgd_sigma
-from .marginals import all_pairs, code_noise, measure_tree, reweighted
-from .pairs import measure_extra_pairs
+from .marginals import all_pairs, code_noise, measure_tree, pooled_marginals, reweighted
+from .pairs import measure_extra_pairs, reweight
 from .profile import NoisyCounter, NumericProfile, measure_profile, smallness
 from .source import ArrowSource, TrainingSource
 from .spec import Kind, TableSpec, load_spec_overrides
@@ -263,10 +263,15 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
             # a larger tree sample, so that resampling by weight repeats few rows
             base = prior.sample(4 * config.pretrain_rows, secure_rng(None if seed is None else seed + 1))
             edges = {(c, prior.parent[c]) for c in range(len(prior.parent)) if prior.parent[c] >= 0}
-            _, extra = measure_extra_pairs(tables, encoder.cardinalities, base, edges, profile.n_noisy,
-                                           config.extra_pairs, rho * config.extra_select_share * extra_scale,
-                                           rho * config.extra_share * extra_scale, counter, secure_rng(seed),
-                                           marginals=encoder.marginals())
+            found, extra, sigma_extra = measure_extra_pairs(
+                tables, encoder.cardinalities, base, edges, profile.n_noisy, config.extra_pairs,
+                rho * config.extra_select_share * extra_scale, rho * config.extra_share * extra_scale, counter,
+                secure_rng(seed), marginals=encoder.marginals())
+            if found:  # post-processing: their margins pooled into the marginals too, and the weights refitted
+                profile = reweighted(profile, pooled_marginals(encoder.marginals(), prior.noise, profile.n_noisy,
+                                                               found, sigma_extra))
+                encoder = Encoder(tspec, profile)
+                extra = reweight(base, found, encoder.cardinalities, marginals=encoder.marginals())
         measurements += counter.measurements
         del tables
     # 2. the rows DP-SGD reads: every training row, or a keyed sample of about TRAIN_SAMPLE_ROWS

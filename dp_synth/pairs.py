@@ -67,13 +67,16 @@ def affordable_cells(rho_pair: float, n_noisy: float, share: float = NOISE_SHARE
 def measure_extra_pairs(tables: dict, cards: list[int], sample: np.ndarray, tree_edges: set,
                         n_noisy: float, k: int, rho_select: float, rho_measure: float,
                         counter: NoisyCounter, rng: np.random.Generator | None,
-                        max_cells: int = 4096, marginals: list[np.ndarray] | None = None) -> tuple[dict, np.ndarray]:
+                        max_cells: int = 4096, marginals: list[np.ndarray] | None = None
+                        ) -> tuple[dict, np.ndarray, float]:
     """Pick and measure up to ``k`` marginals not in the tree — the pairs, and the triples whose
     tables ``tables`` holds too — among those of at most :func:`affordable_cells` at ρ/k each (none on
-    small tables); returns (noisy tables, weights for ``sample``)."""
+    small tables); returns (noisy tables as released, unclipped; weights for ``sample``; the noise
+    scale σ of every cell: the tables' margins are further measurements of the 1-way marginals,
+    :func:`dp_synth.marginals.pooled_marginals`)."""
     uniform = np.full(len(sample), 1.0 / len(sample))
     if k <= 0:
-        return {}, uniform
+        return {}, uniform, 0.0
     # each measurement gets ρ/k whether or not k are worth taking: what small tables leave unspent
     # (seattle_weather, airports: every candidate's noise would outweigh what it tells) goes to DP-SGD;
     # the exponential mechanism with ε is ε²/8-zCDP
@@ -83,22 +86,22 @@ def measure_extra_pairs(tables: dict, cards: list[int], sample: np.ndarray, tree
              and (len(p) == 3 or (p not in tree_edges and p[::-1] not in tree_edges))]
     k = min(k, len(pairs))
     if k == 0:
-        return {}, uniform
+        return {}, uniform, 0.0
     # AIM's penalty: the L1 error the pair's own measurement noise will leave (public: σ and the cell
     # count), so that a large table whose noisy release would tell little is not picked for its size
     penalty = {p: noise_l1(sigma_of(rho_pair), tables[p].size) for p in pairs}
     true = {p: tables[p] for p in pairs}
     tables: dict = {}
-    w = uniform
+    w, sigma = uniform, 0.0
     for _ in range(k):
         left = [p for p in pairs if p not in tables]
         scores = np.array([np.abs(true[p] - n_noisy * code_table(sample, p, cards, w)).sum()
                            - penalty[p] for p in left])
         p = left[_exponential(scores, eps_round, rng)]
-        noisy, _ = counter.counts(true[p].ravel(), rho_pair,
-                                  f"{len(p)}-way marginal of columns {'×'.join(map(str, p))} (adaptive)")
-        tables[p] = np.clip(noisy.reshape(true[p].shape), 0, None)
+        noisy, sigma = counter.counts(true[p].ravel(), rho_pair,
+                                      f"{len(p)}-way marginal of columns {'×'.join(map(str, p))} (adaptive)")
+        tables[p] = noisy.reshape(true[p].shape)  # reweight fits the table clipped at 0
         w = reweight(sample, tables, cards, marginals=marginals)
     counter.measurements.append(Measurement("profile", "exponential", f"adaptive pair selection ({k} pairs)",
                                             eps_round, steps=k))
-    return tables, w
+    return tables, w, sigma

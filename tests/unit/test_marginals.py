@@ -4,7 +4,7 @@ import numpy as np
 import polars as pl
 
 import dp_synth
-from dp_synth.marginals import pooled_marginals, reweighted
+from dp_synth.marginals import pooled_marginals, pooled_noise, reweighted
 from dp_synth.profile import CategoricalProfile, Kind, NumericProfile, TableProfile
 
 
@@ -31,6 +31,32 @@ def test_pooling_the_tree_tables_margins_lowers_the_marginals_error_as_inverse_v
     ratio = np.mean(after) / np.mean(before)
     assert 0.42 < ratio < 0.58, ratio
     assert np.abs(np.mean(bias, axis=0)).max() < 0.005
+
+
+def test_pooling_in_two_steps_with_the_pooled_noise_equals_pooling_at_once_and_a_triple_counts_its_cells():
+    """Tree tables first, then a further 2-way and a 3-way table: pooled with :func:`pooled_noise` in between,
+    the result is what pooling all of them at once gives. A 3-way table's margin of a column sums the
+    other two axes' cells (4 × 3 = 12 here), so its noise variance is 12σ² per code."""
+    rng = np.random.default_rng(0)
+    cards, n = [3, 4, 3], 6000.0
+    truth = rng.dirichlet(np.ones(36)).reshape(cards) * n
+    margs = [np.asarray(truth.sum(axis=tuple(a for a in range(3) if a != c))) / n for c in range(3)]
+    noisy = [np.clip(m + rng.normal(0, 0.01, m.shape), 1e-3, None) for m in margs]
+    noisy = [m / m.sum() for m in noisy]
+    noise = [np.full(k, 30.0) for k in cards]
+    first = {(0, 1): truth.sum(axis=2) + rng.normal(0, 20, (3, 4))}
+    second = {(1, 2): truth.sum(axis=0) + rng.normal(0, 10, (4, 3)),
+              (0, 1, 2): truth + rng.normal(0, 10, tuple(cards))}
+    sigmas = {(0, 1): 20.0, (1, 2): 10.0, (0, 1, 2): 10.0}
+    at_once = pooled_marginals(noisy, noise, n, {**first, **second}, sigmas)
+    step = pooled_marginals(noisy, noise, n, first, 20.0)
+    two_steps = pooled_marginals(step, pooled_noise(noise, first, 20.0), n, second, sigmas)
+    for a, b in zip(at_once, two_steps):
+        assert np.allclose(a, b, atol=2e-3), (a, b)
+    # column 0: its own σ 30, in the (0, 1) table (4 partners at σ 20) and the triple (12 cells at σ 10)
+    expected = 1 / np.sqrt(1 / 30 ** 2 + 1 / (4 * 20 ** 2) + 1 / (12 * 10 ** 2))
+    got = pooled_noise(noise, {**first, **second}, sigmas)[0]
+    assert np.allclose(got, expected)
 
 
 def test_reweighting_a_profile_sets_each_codes_mass_and_keeps_the_shape_within_a_bin():

@@ -27,20 +27,47 @@ def test_selection_finds_the_pair_the_sample_gets_wrong():
     codes = np.column_stack([x, x, rng.integers(0, 4, n), rng.integers(0, 4, n)])  # columns 0 and 1 equal
     sample = rng.integers(0, 4, size=(5000, 4))  # a synthetic sample that knows no pair
     counter = NoisyCounter(np.random.RandomState(0))
-    tables, w = measure_extra_pairs(code_pairs(codes, [4] * 4, all_pairs(4)), [4] * 4, sample, set(), float(n), 1, 0.5, 0.5, counter,
+    tables, w, _ = measure_extra_pairs(code_pairs(codes, [4] * 4, all_pairs(4)), [4] * 4, sample, set(), float(n), 1, 0.5, 0.5, counter,
                                     np.random.default_rng(2))
     assert list(tables) == [(0, 1)]
     targets = [m.target for m in counter.measurements]
     assert any("adaptive" in t for t in targets) and any("selection" in t for t in targets)
 
 
-def test_fit_with_extra_pairs_keeps_the_budget():
+def test_fit_with_extra_pairs_keeps_the_budget_and_pools_their_margins(monkeypatch):
+    """The extra pairs are in the privacy statement, and their margins are pooled into the model's
+    1-way marginals after the tree's (inverse variance, from the tree's pooled noise scales)."""
+    import importlib
+
+    from dp_synth.marginals import pooled_marginals
+
+    fit_module = importlib.import_module("dp_synth.fit")
+    seen = {}
+    measure_tree, measure_extra = fit_module.measure_tree, fit_module.measure_extra_pairs
+
+    def tree_spy(*args, **kwargs):
+        seen["tree"] = out = measure_tree(*args, **kwargs)
+        return out
+
+    def extra_spy(*args, **kwargs):
+        seen["extra"] = out = measure_extra(*args, **kwargs)
+        return out
+
+    monkeypatch.setattr(fit_module, "measure_tree", tree_spy)
+    monkeypatch.setattr(fit_module, "measure_extra_pairs", extra_spy)
     # 12,000 rows: a large table by profile.smallness once 20 % are held out (smaller ones shrink the pairs' shares)
     df = pl.DataFrame({"a": [i % 5 for i in range(12_000)], "b": [(i % 5) * 2 for i in range(12_000)],
                        "c": [i % 3 for i in range(12_000)]})
     m = dp_synth.fit(df, 1.0, 1e-5, seed=0, config=dp_synth.TrainingConfig(epochs=1, extra_pairs=2))
     assert m.privacy.epsilon <= 1.0 + 1e-9
     assert sum("adaptive" in ms.target for ms in m.privacy.measurements) >= 1
+    tree, (found, _, sigma) = seen["tree"], seen["extra"]
+    assert found and sigma > 0 and len(tree.noise) == 3
+    want = pooled_marginals([np.asarray(p) for p in tree.marginals], [np.asarray(s) for s in tree.noise],
+                            m.profile.n_noisy, found, sigma)
+    for column, p, before in zip(m.profile.columns, want, tree.marginals):
+        assert np.allclose(column.marginal(), p)
+    assert any(not np.allclose(p, before) for p, before in zip(want, tree.marginals))
 
 
 def test_selection_discounts_the_noise_a_large_table_will_get():
@@ -57,7 +84,7 @@ def test_selection_discounts_the_noise_a_large_table_will_get():
 
     def pick(rho_measure):
         counter = NoisyCounter(np.random.RandomState(0))
-        tables, _ = measure_extra_pairs(true, cards, sample, set(), float(n), 1, 2.0, rho_measure, counter,
+        tables, _, _ = measure_extra_pairs(true, cards, sample, set(), float(n), 1, 2.0, rho_measure, counter,
                                         np.random.default_rng(4))
         return list(tables)
 
@@ -80,7 +107,7 @@ def test_a_triple_is_picked_when_the_structure_is_three_way_and_the_weights_then
     assert np.allclose(true[(0, 2)], n / 4, rtol=0.05)  # the pairs look independent
     sample = rng.integers(0, 2, size=(8000, 4))
     counter = NoisyCounter(np.random.RandomState(0))
-    tables, w = measure_extra_pairs(true, cards, sample, set(), float(n), 1, 2.0, 2.0, counter,
+    tables, w, _ = measure_extra_pairs(true, cards, sample, set(), float(n), 1, 2.0, 2.0, counter,
                                     np.random.default_rng(6), marginals=[np.full(2, 0.5)] * 4)
     assert list(tables) == [(0, 1, 2)]
     xor = code_table(sample, (0, 1, 2), cards, w)
@@ -99,7 +126,7 @@ def test_no_pair_is_measured_when_its_noise_would_outweigh_what_it_tells():
         x = rng.integers(0, 4, n)
         codes = np.column_stack([rng.integers(0, 5, n), x, x])
         counter = NoisyCounter(np.random.RandomState(0))
-        tables, w = measure_extra_pairs(code_pairs(codes, cards, all_pairs(3)), cards,
+        tables, w, _ = measure_extra_pairs(code_pairs(codes, cards, all_pairs(3)), cards,
                                         rng.integers(0, 4, size=(4000, 3)), set(), float(n), 8, 0.0006, 0.003,
                                         counter, np.random.default_rng(8))
         return tables, w, counter.measurements
