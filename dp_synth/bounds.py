@@ -147,7 +147,8 @@ def _reach_zero(lo: float, hi: float) -> tuple[float, float]:
     temp_min (−7 … 18 °C; 935 rows) got a lower bound of 1 or 2 °C in 51 of 60 profiles at ε = 1,
     clamping 8–12 % of the days. Floats only: an integer's octaves near 0 are one or two values each (the
     neighbour rule takes them), and reaching 0 could push its range past one cell per value (Adult's
-    hours per week [4, 128] → [0, 128]: 129 values, binned in twos at ε = 0.5). Post-processing.
+    hours per week [4, 128] → [0, 128]: 129 values, binned in twos at ε = 0.5 while one cell per value
+    stopped at 128 values). Post-processing.
 
     >>> _reach_zero(2.0, 32.0), _reach_zero(4.0, 32.0), _reach_zero(-64.0, -2.0), _reach_zero(-4.0, 8.0)
     ((0.0, 32.0), (4.0, 32.0), (-64.0, 0.0), (-4.0, 8.0))
