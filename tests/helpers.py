@@ -119,3 +119,19 @@ def assert_engine_counts_match_memory(engine, rel, where=()):
     assert set(mine) == set(ref) == set(pairs)
     for p in pairs:
         assert np.array_equal(mine[p], ref[p]), p
+
+
+def spy_on(monkeypatch, module, *names) -> dict:
+    """Wrap each function ``names`` of ``module`` (e.g. ``dp_synth.fit``'s ``measure_tree``) so the dict
+    returned holds what its last call returned, under its name."""
+    seen = {}
+
+    def wrap(name, real):
+        def spy(*args, **kwargs):
+            seen[name] = out = real(*args, **kwargs)
+            return out
+        return spy
+
+    for name in names:
+        monkeypatch.setattr(module, name, wrap(name, getattr(module, name)))
+    return seen

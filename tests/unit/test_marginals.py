@@ -77,27 +77,16 @@ def test_a_fit_keeps_the_pooled_marginals_in_its_model(monkeypatch):
     marginals, not the profile's alone, over the same codes the generator was trained on."""
     import importlib
 
-    fit_module = importlib.import_module("dp_synth.fit")
-    seen = {}
-    measure_profile, measure_tree = fit_module.measure_profile, fit_module.measure_tree
+    from helpers import spy_on
 
-    def profile_spy(*args, **kwargs):
-        seen["profile"] = out = measure_profile(*args, **kwargs)
-        return out
-
-    def tree_spy(*args, **kwargs):
-        seen["tree"] = out = measure_tree(*args, **kwargs)
-        return out
-
-    monkeypatch.setattr(fit_module, "measure_profile", profile_spy)
-    monkeypatch.setattr(fit_module, "measure_tree", tree_spy)
+    seen = spy_on(monkeypatch, importlib.import_module("dp_synth.fit"), "measure_profile", "measure_tree")
     rng = np.random.default_rng(0)
     a = rng.integers(0, 4, 1500)
     df = pl.DataFrame({"a": a, "b": np.where(rng.random(1500) < 0.8, a % 2, 1 - a % 2).astype(str),
                        "c": rng.integers(0, 3, 1500).astype(str)})
     m = dp_synth.fit(df, epsilon=1.0, seed=0, config=dp_synth.TrainingConfig(epochs=1))
-    raw = seen["profile"][1].columns
-    pooled = seen["tree"].marginals
+    raw = seen["measure_profile"][1].columns
+    pooled = seen["measure_tree"].marginals
     assert len(pooled) == 3
     for before, after, p in zip(raw, m.profile.columns, pooled):
         assert np.allclose(after.marginal(), p)

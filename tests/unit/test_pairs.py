@@ -39,29 +39,18 @@ def test_fit_with_extra_pairs_keeps_the_budget_and_pools_their_margins(monkeypat
     1-way marginals after the tree's (inverse variance, from the tree's pooled noise scales)."""
     import importlib
 
+    from helpers import spy_on
+
     from dp_synth.marginals import pooled_marginals
 
-    fit_module = importlib.import_module("dp_synth.fit")
-    seen = {}
-    measure_tree, measure_extra = fit_module.measure_tree, fit_module.measure_extra_pairs
-
-    def tree_spy(*args, **kwargs):
-        seen["tree"] = out = measure_tree(*args, **kwargs)
-        return out
-
-    def extra_spy(*args, **kwargs):
-        seen["extra"] = out = measure_extra(*args, **kwargs)
-        return out
-
-    monkeypatch.setattr(fit_module, "measure_tree", tree_spy)
-    monkeypatch.setattr(fit_module, "measure_extra_pairs", extra_spy)
+    seen = spy_on(monkeypatch, importlib.import_module("dp_synth.fit"), "measure_tree", "measure_extra_pairs")
     # 12,000 rows: a large table by profile.smallness once 20 % are held out (smaller ones shrink the pairs' shares)
     df = pl.DataFrame({"a": [i % 5 for i in range(12_000)], "b": [(i % 5) * 2 for i in range(12_000)],
                        "c": [i % 3 for i in range(12_000)]})
     m = dp_synth.fit(df, 1.0, 1e-5, seed=0, config=dp_synth.TrainingConfig(epochs=1, extra_pairs=2))
     assert m.privacy.epsilon <= 1.0 + 1e-9
     assert sum("adaptive" in ms.target for ms in m.privacy.measurements) >= 1
-    tree, (found, _, sigma) = seen["tree"], seen["extra"]
+    tree, (found, _, sigma) = seen["measure_tree"], seen["measure_extra_pairs"]
     assert found and sigma > 0 and len(tree.noise) == 3
     want = pooled_marginals([np.asarray(p) for p in tree.marginals], [np.asarray(s) for s in tree.noise],
                             m.profile.n_noisy, found, sigma)
