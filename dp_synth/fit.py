@@ -256,9 +256,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         prior = measure_tree(tables, encoder.cardinalities, encoder.marginals(), profile.n_noisy,
                              rho * config.tree_select_share, rho * config.tree_share, counter,
                              secure_rng(seed), noise=[code_noise(c) for c in encoder.columns])
-        if prior.marginals:  # post-processing: the profile's 1-way marginals pooled with the tree's tables
-            profile = reweighted(profile, prior.marginals)
-            encoder = Encoder(tspec, profile)
+        marginals = [np.asarray(m) for m in prior.marginals]  # the profile's, pooled with the tree's tables
         if config.extra_pairs > 0 and extra_scale > 0:
             # a larger tree sample, so that resampling by weight repeats few rows
             base = prior.sample(4 * config.pretrain_rows, secure_rng(None if seed is None else seed + 1))
@@ -266,12 +264,14 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
             found, extra, sigma_extra = measure_extra_pairs(
                 tables, encoder.cardinalities, base, edges, profile.n_noisy, config.extra_pairs,
                 rho * config.extra_select_share * extra_scale, rho * config.extra_share * extra_scale, counter,
-                secure_rng(seed), marginals=encoder.marginals())
-            if found:  # post-processing: their margins pooled into the marginals too, and the weights refitted
-                profile = reweighted(profile, pooled_marginals(encoder.marginals(), prior.noise, profile.n_noisy,
-                                                               found, sigma_extra))
-                encoder = Encoder(tspec, profile)
-                extra = reweight(base, found, encoder.cardinalities, marginals=encoder.marginals())
+                secure_rng(seed), marginals=marginals)
+            if found:  # their margins pooled in too, and the weights refitted to the result
+                marginals = pooled_marginals(marginals, [np.asarray(s) for s in prior.noise], profile.n_noisy,
+                                             found, sigma_extra)
+                extra = reweight(base, found, encoder.cardinalities, marginals=marginals)
+        if marginals:  # post-processing: the model's profile (and so its encoder) holds the pooled marginals
+            profile = reweighted(profile, marginals)
+            encoder = Encoder(tspec, profile)
         measurements += counter.measurements
         del tables
     # 2. the rows DP-SGD reads: every training row, or a keyed sample of about TRAIN_SAMPLE_ROWS

@@ -171,11 +171,11 @@ def measure_tree(tables: Mapping[tuple[int, int], np.ndarray], cards: list[int],
         raw[(i, j)] = noisy = noisy.reshape(true.shape)
         threshold = table_threshold(n_noisy, noisy.size, sigma)
         released[(i, j)] = np.where(noisy > threshold * sigma, noisy, 0.0)
+    pooled: tuple = ()
     if noise is not None:  # post-processing: every table is a further measurement of its two columns' marginals;
         marginals = pooled_marginals(marginals, noise, n_noisy, raw, sigma)  # the root and shrinkage use them too
-        prior = _to_network(edges, released, marginals, d)
-        return replace(prior, noise=tuple(tuple(v.tolist()) for v in pooled_noise(noise, raw, sigma)))
-    return _to_network(edges, released, marginals, d)
+        pooled = tuple(tuple(v.tolist()) for v in pooled_noise(noise, raw, sigma))
+    return replace(_to_network(edges, released, marginals, d), noise=pooled)
 
 
 def _margins(raw: Mapping[tuple[int, ...], np.ndarray], sigma: float | Mapping[tuple[int, ...], float]):
@@ -204,11 +204,10 @@ def pooled_marginals(marginals: list[np.ndarray], noise: list[np.ndarray], n_noi
     """
     est = [n_noisy * np.asarray(m, float) for m in marginals]
     num = [e / np.maximum(s, 1e-9) ** 2 for e, s in zip(est, noise)]
-    den = [1.0 / np.maximum(s, 1e-9) ** 2 for s in noise]
     for c, margin, var in _margins(raw, sigma):
         num[c] = num[c] + margin / var
-        den[c] = den[c] + 1.0 / var
-    pooled = [np.where(e > 0, np.maximum(a / b, 1e-3 * e), 0.0) for e, a, b in zip(est, num, den)]
+    pooled = [np.where(e > 0, np.maximum(a * v ** 2, 1e-3 * e), 0.0)  # Σ x/var × the pooled variance
+              for e, a, v in zip(est, num, pooled_noise(noise, raw, sigma))]
     return [p / max(float(p.sum()), 1e-12) for p in pooled]
 
 
