@@ -103,15 +103,17 @@ def _design(train: pl.DataFrame, test: pl.DataFrame, target: str) -> tuple[list[
 
 def tstr_auc(train: pl.DataFrame, test: pl.DataFrame, target: str, positive: str) -> float:
     """Train on ``train`` (e.g. the twin), test on real ``test``: ROC AUC for ``target == positive``
-    with gradient boosting."""
+    with gradient boosting; 0.5 when ``train`` holds one class only, NaN when ``test`` does."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
 
     _, cats, matrix = _design(train, test, target)
     label = lambda df: (df[target].cast(pl.Utf8) == str(positive)).fill_null(False).to_numpy().astype(int)  # noqa: E731
     ytr, yte = label(train), label(test)
-    if len(set(ytr)) < 2 or len(set(yte)) < 2:
+    if len(set(yte)) < 2:  # AUC is undefined on real rows of one class
         return float("nan")
+    if len(set(ytr)) < 2:  # a model trained on one class scores every row alike: chance, not undefined (a twin
+        return 0.5         # without the class — seattle_weather's `rain` under the release threshold at ε = 0.5)
     clf = HistGradientBoostingClassifier(categorical_features=cats, random_state=0)
     return float(roc_auc_score(yte, clf.fit(matrix(train), ytr).predict_proba(matrix(test))[:, 1]))
 

@@ -113,3 +113,27 @@ def test_tstr_handles_categories_beyond_gradient_boostings_255_levels():
                        "noise": rng.normal(size=4000)})
     auc = tstr_auc(df[:3000], df[3000:], "y", "yes")
     assert auc > 0.75
+
+
+def test_a_twin_without_the_positive_class_scores_chance_and_fails_ml_efficacy():
+    """A twin that lost the target's class (seattle_weather at ε = 0.5: `rain` under the release threshold)
+    predicts nothing: its TSTR is a constant predictor's 0.5, reported, not NaN hidden from a mean; the
+    suite's ML-efficacy check fails on it. Real test rows of one class leave the AUC undefined."""
+    import math
+
+    import numpy as np
+    import polars as pl
+
+    from dp_synth.evaluate import tstr_auc
+    from dp_synth.evaluate.summary import ml_efficacy
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=3000)
+    real = pl.DataFrame({"x": x, "w": np.where(x + 0.3 * rng.normal(size=3000) > 0.8, "rain", "sun")})
+    train, hold = real[:2000], real[2000:]
+    twin = train.with_columns(pl.lit("sun").alias("w"))
+    assert tstr_auc(train, hold, "w", "rain") > 0.9
+    assert tstr_auc(twin, hold, "w", "rain") == 0.5
+    assert math.isnan(tstr_auc(train, hold.filter(pl.col("w") == "sun"), "w", "rain"))
+    result = ml_efficacy(twin, train, hold, "w", "rain")
+    assert result["synthetic"] == 0.5 and result["ratio"] == 0.0 and result["real_has_skill"]
