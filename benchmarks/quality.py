@@ -245,7 +245,7 @@ def summary(results: list[dict]) -> list[str]:
         met = "–" if goal is None else ("yes" if not missed else "missed: " + ", ".join(missed))
         out.append(f"| {table} | {eps:g} | {len(rs)} | {_stat(col(2))} ({flo(2):.3f}) | "
                    f"{_stat(col('tstr'))} ({flo('tstr'):.3f}) | {_stat(col('dcr'))} | "
-                   f"{np.mean(col('copies')):.4f} ({flo('copies'):.4f}) | "
+                   f"{copies:.4f} ({flo('copies'):.4f}) | "
                    f"{'–' if goal is None else f'≤ {goal[0]:.3f} / ≥ {goal[1]:.3f}'} | {met} |")
     return out
 
