@@ -47,12 +47,11 @@ def stage_of(target: str) -> str:
 def shrunk_noise(stage: str, factor: float = 10.0):
     """Within the block, ``stage``'s noise is drawn at 1/``factor`` of its scale; the σ recorded (and
     returned to the caller) stays the nominal one. Restores everything on exit."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES}")
     from dp_synth.privacy import noise
 
     fit_module = importlib.import_module("dp_synth.fit")  # the module: ``dp_synth.fit`` is also the function
-
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES}")
     counts, train_dp = noise.NoisyCounter.counts, fit_module.train_dp
 
     def shrunk_counts(self, true_counts, rho, target, delta_extra=0.0):
@@ -109,7 +108,7 @@ def main() -> None:
     ap.add_argument("--factor", type=float, default=10.0, help="the shrunk stage's noise scale is divided by this")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    seeds = list(range(args.splits))
+    seeds = list(range(max(1, args.splits)))  # as quality.py: fewer than 1 runs one split
     print("| table | ε | splits | noise shrunk | 2-way TVD | TSTR AUC | 2-way vs defaults | TSTR vs defaults |")
     print("|---|---|---|---|---|---|---|---|", flush=True)
     for table in args.tables:
