@@ -1,4 +1,14 @@
+import os
+import sys
 import warnings
+
+# pytest-xdist's workers run under a bare ``__main__`` (no ``__file__``, no ``__spec__``); pyspark's Connect
+# check (imported by Great Expectations) takes that for a doctest run and calls sys.exit(0) without grpc
+_main = sys.modules.get("__main__")
+if _main is not None and getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest-xdist worker>"
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one thread each, for the processes
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # the tests start too (CLI, dbt, Spark's Python workers)
 
 import pyarrow as pa
 import pytest
