@@ -94,9 +94,19 @@ def run(table: str, eps: float, seeds: list[int], stage: str | None, factor: flo
 
 
 def paired(base: list[float], other: list[float]) -> str:
-    d = np.array(other) - np.array(base)
-    se = d.std(ddof=1) / np.sqrt(d.size) if d.size > 1 else float("nan")
-    return f"{d.mean():+.4f} ± {se:.4f} ({int((d > 0).sum())}/{d.size} higher)"
+    """Mean paired difference ± its standard error, over the splits where both arms are defined (a TSTR is
+    NaN when the real test rows hold one class), and how many of them the other arm wins.
+
+    >>> paired([0.90, 0.91, float("nan")], [0.92, 0.90, 0.95])
+    '+0.0050 ± 0.0150 (1/2 higher, 1 NaN skipped)'
+    """
+    d = np.array(other, dtype=float) - np.array(base, dtype=float)
+    kept = d[~np.isnan(d)]
+    if kept.size == 0:
+        return "– (no split defined in both)"
+    se = kept.std(ddof=1) / np.sqrt(kept.size) if kept.size > 1 else float("nan")
+    skipped = f", {d.size - kept.size} NaN skipped" if kept.size < d.size else ""
+    return f"{kept.mean():+.4f} ± {se:.4f} ({int((kept > 0).sum())}/{kept.size} higher{skipped})"
 
 
 def main() -> None:

@@ -47,3 +47,11 @@ def test_stage_labels_and_sgd_patch_is_restored():
     with pytest.raises(ValueError, match="unknown stage"):
         with A.shrunk_noise("bounds"):
             pass
+
+
+def test_paired_differences_skip_a_split_undefined_in_either_arm():
+    """A one-class test split makes a TSTR NaN: the paired mean is over the other splits and says so."""
+    nan = float("nan")
+    assert A.paired([0.90, 0.91, nan], [0.92, 0.90, 0.95]) == "+0.0050 ± 0.0150 (1/2 higher, 1 NaN skipped)"
+    assert A.paired([0.90, 0.91], [0.92, 0.90]) == "+0.0050 ± 0.0150 (1/2 higher)"
+    assert A.paired([nan], [0.9]).startswith("–")
