@@ -7,7 +7,7 @@ import warnings
 _main = sys.modules.get("__main__")
 if _main is not None and getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
     _main.__file__ = "<pytest-xdist worker>"
-if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one thread each, for the processes
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one worker per core: one thread each, for the worker and the processes
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # the tests start too (CLI, dbt, Spark's Python workers)
 
 import pyarrow as pa
