@@ -167,6 +167,9 @@ class CellDraw:
         return np.where(r < self.threshold[idx], self.own[idx], self.alias[idx])
 
 
+_NS_LIMIT_US = 9.2e15  # a nanosecond timestamp's range in microseconds (int64 / 1000, rounded in)
+
+
 def _cast(arr: pa.Array, typ: pa.DataType, kind: Kind, within: tuple[float, float] | None = None) -> pa.Array:
     """``arr`` in the column's type; ``within``: a range the values are known to lie in (no clamp needed
     where the type holds all of it)."""
@@ -176,8 +179,12 @@ def _cast(arr: pa.Array, typ: pa.DataType, kind: Kind, within: tuple[float, floa
         return pa.nulls(len(arr), typ)
     if pa.types.is_date(typ) and pa.types.is_floating(arr.type):
         return pc.cast(pc.cast(arr, pa.int32()), pa.date32()).cast(typ)
-    if pa.types.is_timestamp(typ) and pa.types.is_floating(arr.type):
-        return pc.cast(pc.cast(arr, pa.int64()), pa.timestamp("us", tz=typ.tz)).cast(typ)
+    if pa.types.is_timestamp(typ) and pa.types.is_floating(arr.type):  # microseconds since 1970
+        if typ.unit == "ns":  # nanoseconds hold 1677–2262 only: clamp there rather than wrap
+            arr = pc.max_element_wise(pc.min_element_wise(arr, _NS_LIMIT_US, skip_nulls=False), -_NS_LIMIT_US,
+                                      skip_nulls=False)
+        # seconds and milliseconds: truncated to the column's unit, as the source's values are
+        return pc.cast(pc.cast(arr, pa.int64()), pa.timestamp("us", tz=typ.tz)).cast(typ, safe=False)
     if pa.types.is_boolean(typ):
         return pc.equal(arr, "true")
     if pa.types.is_integer(typ) and pa.types.is_floating(arr.type):

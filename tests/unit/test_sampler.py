@@ -178,3 +178,25 @@ def test_integer_cast_clamps_unless_the_drawn_range_fits_the_type():
     fits = pa.array([100.0, -5.0, 3.0, None], pa.float64())
     got = _cast(fits, pa.int8(), Kind.INTEGER, within=(-128.0, 127.0))
     assert got.type == pa.int8() and got.to_pylist() == [100, -5, 3, None]
+
+
+def test_timestamp_cast_keeps_the_columns_unit():
+    """Decoded microseconds go into second, millisecond and nanosecond timestamps (DuckDB's TIMESTAMP_S,
+    _MS, _NS): truncated to a coarser unit instead of refused, clamped to nanoseconds' range instead of
+    wrapped past it."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from dp_synth.encoding import _cast
+    from dp_synth.spec import Kind
+
+    us = pa.array([1_700_000_000_123_456.0, None, -1_500_000.0], pa.float64())
+    sec = _cast(us, pa.timestamp("s"), Kind.TIMESTAMP)
+    assert sec.type == pa.timestamp("s")
+    assert sec.to_pylist()[:2] == [dt.datetime(2023, 11, 14, 22, 13, 20), None]
+    ms = _cast(us, pa.timestamp("ms", tz="UTC"), Kind.TIMESTAMP)
+    assert ms.type == pa.timestamp("ms", tz="UTC") and ms.cast(pa.int64()).to_pylist() == [1_700_000_000_123, None, -1_500]
+    far = pa.array([3e16, -3e16, 1_700_000_000_123_456.0], pa.float64())  # years ≈ 2920 and ≈ 1020
+    ns = _cast(far, pa.timestamp("ns"), Kind.TIMESTAMP).cast(pa.int64()).to_pylist()
+    assert ns == [9_200_000_000_000_000_000, -9_200_000_000_000_000_000, 1_700_000_000_123_456_000]
