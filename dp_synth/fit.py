@@ -233,6 +233,12 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         extra_scale = 1.0 - small  # the extra pairs' shares shrink instead: few rows afford none (pairs.py)
         tspec, profile, measurements = measure_profile(counts, tspec, rho * profile_share, delta_threshold, rng)
     measurements = [*first.measurements, *measurements]
+    if plan.share > 0 and profile.n_noisy < min_rows:  # both counts are DP: comparing them is post-processing
+        raise InputError(
+            f"table {table_name!r}: the holdout took nearly every row (training rows ≈ {profile.n_noisy:,.0f} of about "
+            f"{n_table:,.0f}, by DP estimates). Identical rows are held out together (a keyed hash of the row), and "
+            "this table holds few distinct rows. Add a column that tells its rows apart (e.g. a row id; declare it "
+            "{'role': 'key'} so it is not learned) and run again")
     weak = _expected_error(profile, measurements)
     if weak > WEAK_TVD:
         notices.append(warnings.WarningMessage(
@@ -320,6 +326,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         "accountant_history": [list(h) for h in result.accountant_history],
         "source": table_name, "holdout": {**plan.to_json(), "rule": source.holdout_rule, "by": source.holdout_by},
         "train_sample_rate": sampled.rate,
+        "rows_noisy": n_table,  # DP count of the whole table (its measurement is in the statement)
         "learned_columns": [c.name for c in tspec.learned],
         "roles": {c.name: c.role.value for c in tspec.columns},
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -52,7 +52,11 @@ class SynthModel:
 
     @property
     def default_rows(self) -> int:
-        """The source's size: DP count of training rows scaled up by the (public) holdout share."""
+        """The source's size: the DP count of the whole table. Model files from before it was recorded: the DP
+        count of training rows scaled up by the holdout share, which misses when identical rows (held out
+        together) make up much of the table (2,000 rows of 3 distinct values gave 2,525)."""
+        if self.metadata.get("rows_noisy") is not None:
+            return max(1, int(round(float(self.metadata["rows_noisy"]))))
         share = float(self.metadata.get("holdout", {}).get("share", 0.0))
         return max(1, int(round(self.profile.n_noisy / (1.0 - share))))
 

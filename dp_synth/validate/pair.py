@@ -170,6 +170,9 @@ def load_pair(eng: Engine, twin: str, source: str | None = None,
         train, hold, note = _holdout(real, latest, document, why_not, eng.fingerprint(source_rel))
     if train.num_rows == 0 and (hold is None or hold.num_rows == 0):
         raise InputError(f"source {str(source_rel)!r} is empty: there is nothing to compare the twin with")
+    if hold is not None and hold.num_rows == 0:  # risk measures against no rows would be undefined, not passed
+        hold, note = None, (f"{note}, but it holds no row: identical rows are held out together and the source "
+                            "has few distinct rows")
     declared = dict((document or {}).get("metadata", {}).get("validation") or {})
     learned = json.loads(latest["columns_learned"]) if latest and latest.get("columns_learned") else None
     columns = [c for c in synthetic.columns if learned is None or c in learned]

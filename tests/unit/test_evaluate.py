@@ -77,6 +77,17 @@ def test_per_column_fidelity_and_correlations(split):
     assert correlation_difference(train, shuffled(hold)) > 2 * correlation_difference(train, hold)
 
 
+def test_a_numeric_column_null_throughout_matches_only_another_null_throughout():
+    """An all-NULL numeric column and its all-NULL twin match (KS 0; it was 1, failing the utility suite);
+    NULL on one side only is as far apart as columns get."""
+    from dp_synth.evaluate import column_fidelity
+
+    null = pl.DataFrame({"a": pl.Series([None] * 50, dtype=pl.Int64), "b": list(range(50))})
+    full = null.with_columns(pl.Series("a", list(range(50)), dtype=pl.Int64))
+    assert column_fidelity(null, null)["a"] == {"metric": "ks", "value": 0.0}
+    assert column_fidelity(null, full)["a"]["value"] == 1.0 == column_fidelity(full, null)["a"]["value"]
+
+
 def test_nndr_flags_copies(split):
     from dp_synth.evaluate import nndr
 
