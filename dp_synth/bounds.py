@@ -7,6 +7,7 @@ counts. Post-processing of discrete Gaussian count vectors only; values outside 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -15,7 +16,7 @@ from .counts import POW2_MIN, Counts, Equal, Pow2
 from .privacy.noise import NoisyCounter
 from .spec import ColumnSpec, Kind, type_range
 
-__all__ = ["dp_bounds", "pow2_top", "POW2_MIN", "POW2_MAX"]
+__all__ = ["dp_bounds", "dp_bounds_with_octaves", "Octaves", "pow2_top", "POW2_MIN", "POW2_MAX"]
 
 POW2_MAX = 62  # largest magnitude of the bounds histogram (wider for wide types)
 WINDOW_Z = 5.3  # noise multiple a lone cell or window of cells away from the support must clear
@@ -39,7 +40,29 @@ def _bucket_edges(b: int) -> tuple[float, float]:
     return (lo, hi) if b > 0 else (-hi, -lo)
 
 
-def _dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, arrow_type=None) -> tuple[float, float]:
+@dataclass(frozen=True)
+class Octaves:
+    """The bounds' noisy histogram over signed powers of two, inside the support it found (negative counts
+    and buckets outside it as 0), and its noise scale: where a column's mass lies, for free
+    (post-processing). ``mass[b]`` is bucket ``b - half`` (:func:`bucket_edges`)."""
+
+    half: int
+    mass: tuple[float, ...]
+    sigma: float = 0.0
+
+
+def bucket_edges(b: int) -> tuple[float, float]:
+    """The values of signed power-of-two bucket ``b`` (0: zero; b > 0: [2^(b-1+POW2_MIN), 2^(b+POW2_MIN)))."""
+    return _bucket_edges(b)
+
+
+def dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, arrow_type=None) -> tuple[float, float]:
+    """DP bounds of a numeric column (see the module's docstring)."""
+    return dp_bounds_with_octaves(counts, counter, rho, c, arrow_type)[:2]
+
+
+def dp_bounds_with_octaves(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec,
+                           arrow_type=None) -> tuple[float, float, Octaves]:
     top = pow2_top(arrow_type) if arrow_type is not None else POW2_MAX
     binning = Pow2(top)
     k = binning.half
@@ -73,6 +96,9 @@ def _dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec,
         last = k
     lo = _bucket_edges(first - k)[0]
     hi = _bucket_edges(last - k)[1]
+    inside = np.zeros(len(noisy))
+    inside[first:last + 1] = np.clip(noisy[first:last + 1], 0, None)
+    octaves = Octaves(k, tuple(inside.tolist()), float(np.max(sigma)))
     if c.kind is Kind.FLOAT:  # integers: their octaves near 0 are single values, which the neighbours rule takes
         lo, hi = _reach_zero(lo, hi)
     # all data in one octave far from 0 (dates, years, timestamps), or dates in two: refine, if there is signal
@@ -87,7 +113,7 @@ def _dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec,
         lo, hi = min(max(lo, limits[0]), limits[1]), max(min(hi, limits[1]), limits[0])
         if lo >= hi:
             lo, hi = (hi - 1.0, hi) if hi > limits[0] else (lo, lo + 1.0)
-    return float(lo), float(hi)
+    return float(lo), float(hi), octaves
 
 
 def _refinable(noisy: np.ndarray, sigma: float, first: int, last: int, zero: int, kind: Kind) -> int:
@@ -295,4 +321,3 @@ def _thick(cells: np.ndarray, sigma: float, inside: float) -> bool:
     return cells.size > 0 and total > 0.1 * inside and total > 2.0 * sigma * math.sqrt(cells.size)
 
 
-dp_bounds = _dp_bounds

@@ -235,10 +235,8 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     measurements = [*first.measurements, *measurements]
     if plan.share > 0 and profile.n_noisy < min_rows:  # both counts are DP: comparing them is post-processing
         raise InputError(
-            f"table {table_name!r}: the holdout took nearly every row (training rows ≈ {profile.n_noisy:,.0f} of about "
-            f"{n_table:,.0f}, by DP estimates). Identical rows are held out together (a keyed hash of the row), and "
-            "this table holds few distinct rows. Add a column that tells its rows apart (e.g. a row id; declare it "
-            "{'role': 'key'} so it is not learned) and run again")
+            f"table {table_name!r}: the holdout (share {plan.share:g}) leaves about {profile.n_noisy:,.0f} training "
+            f"rows of about {n_table:,.0f} (DP estimates), fewer than {min_rows}. Lower the holdout share or add rows")
     weak = _expected_error(profile, measurements)
     if weak > WEAK_TVD:
         notices.append(warnings.WarningMessage(

@@ -30,9 +30,9 @@ __all__ = ["HoldoutPlan", "split", "new_key", "AUTO_MIN_ROWS", "AUTO_SHARE", "HO
 AUTO_MIN_ROWS = 1000  # below this the training set cannot spare rows
 AUTO_SHARE = 0.2
 HOLDOUT_MAX_ROWS = 10_000  # large tables withhold min(20 %, ~10,000 rows), by the DP row count
-RULE = ("a row is held out iff its keyed 64-bit hash (polars hash_rows seeded with the run key, "
-        "mixed with splitmix64) divided by 2^64 is below share; the key is in the ledger row (holdout_key), "
-        "and re-deriving it needs the same polars version (recorded with the key)")
+RULE = ("a row is held out iff its keyed 64-bit hash (polars hash_rows of the row and its occurrence among "
+        "identical rows, seeded with the run key, mixed with splitmix64) divided by 2^64 is below share; the key "
+        "is in the ledger row (holdout_key), and re-deriving it needs the same polars version (recorded with the key)")
 
 
 def new_key() -> str:
@@ -68,11 +68,15 @@ def _splitmix(x: np.ndarray) -> np.ndarray:
 
 def row_hashes(table: pa.Table, key: str) -> np.ndarray:
     """A 64-bit hash of each row under ``key`` (polars' row hash seeded with one key word, mixed
-    with the others): a function of the row's values and the key only."""
+    with the others): a function of the row's values, its occurrence among identical rows and the key
+    only (identical rows are split like any others, not held out or kept together)."""
     words = [int(key[i:i + 16], 16) for i in range(0, 64, 16)]
     df = pl.from_arrow(table)
     if isinstance(df, pl.Series):
         df = df.to_frame()
+    occ = next(f"__occurrence{i}" for i in range(df.width + 1) if f"__occurrence{i}" not in df.columns)
+    # numbered within the rows equal in every column (not of equal hash: no two different rows share a group)
+    df = df.with_columns(pl.int_range(pl.len()).over(df.columns).alias(occ)) if df.width else df
     h = df.hash_rows(seed=words[0]).to_numpy().astype(np.uint64)
     for w in words[1:]:
         h = _splitmix(h ^ np.uint64(w))

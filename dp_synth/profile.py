@@ -30,7 +30,8 @@ import numpy as np
 import polars as pl
 
 from .errors import InputError
-from .bounds import _combine, dp_bounds, pow2_top
+from .bounds import _combine, dp_bounds_with_octaves, pow2_top
+from .cells import fine_binning
 from .domains import VOCABULARIES, Vocabulary, public_values, vocabulary_of
 from .counts import Counts, Distinct, Fine, Hist, NonFinite, Pow2, Rows, Values, as_counts
 from .privacy import Measurement
@@ -41,12 +42,7 @@ __all__ = ["NumericProfile", "CategoricalProfile", "TableProfile", "measure_prof
            "OTHER", "discrete_gaussian_tail", "discrete_gaussian_threshold"]
 
 OTHER = "__other__"          # code label for released-too-rare categories
-MAX_CELLS = 256              # fine cells per numeric column
 PII_DISTINCT_SHARE = 0.5
-SMALL_INTEGER_RANGE = 256    # integer columns with at most this many values get one cell per value (was 128:
-                             # Adult at ε = 0.5, split 0, hours per week got DP bounds [4, 256], cells of 3 values,
-                             # and its 40-hour spike drawn as 38, 39, 40: 1-way TVD 0.36, 2-way 0.101 → 0.060)
-CELL_SIGMAS = 4.0            # a numeric column gets about n̂/(CELL_SIGMAS·σ) fine cells
 CELL_THRESHOLD = 1.5         # a fine cell's noisy count below this many σ is taken as empty
 COARSE_SHARE = 0.3           # of a numeric column's histogram budget: its coarse bins' own counts, when
 COARSE_MIN_CELLS = 64        # it has this many fine cells or more (4 per bin: below, a bin's sum gains little)
@@ -195,13 +191,15 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
     # the questions known in advance are asked together: three scans of the table in an engine
     counts.prefetch([*(NonFinite(c.name, c.kind) for c in numeric),
                      *(Hist(c.name, c.kind, Pow2(pow2_top(spec.schema.field(c.name).type))) for c in need_bounds)])
-    bounds = {}
+    bounds, octaves = {}, {}
     for c in numeric:
         _check_finite(counts, spec.table, c)
-        bounds[c.name] = c.bounds or dp_bounds(counts, counter, unit * weights[("bounds", c.name)], c,
-                                               spec.schema.field(c.name).type)
+        if c.bounds is None:  # the bounds' noisy octaves also place the cells of a wide column (cells.py)
+            *found, octaves[c.name] = dp_bounds_with_octaves(counts, counter, unit * weights[("bounds", c.name)], c,
+                                                             spec.schema.field(c.name).type)
+        bounds[c.name] = c.bounds or tuple(found)
     nullable = {c.name: spec.schema.field(c.name).nullable for c in learned}
-    binnings = {c.name: _fine_binning(c, bounds[c.name], unit, n_noisy) for c in numeric}
+    binnings = {c.name: fine_binning(c, bounds[c.name], unit, n_noisy, octaves.get(c.name)) for c in numeric}
     counts.prefetch([Hist(c.name, c.kind, binnings[c.name], nullable[c.name]) if c.kind.is_numeric
                      else Values(c.name) for c in learned])
     profiles = []
@@ -219,35 +217,6 @@ def _check_finite(counts: Counts, table: str, c: ColumnSpec) -> None:
     if counts.nonfinite(c.name, c.kind):
         raise InputError(f"table {table!r}, column {c.name!r} holds NaN or infinite values. "
                          "Replace them with NULL or finite values (e.g. in a view) before synthesizing.")
-
-
-def _cells(lo: float, hi: float, integral: bool, max_cells: int = MAX_CELLS) -> tuple[np.ndarray, np.ndarray]:
-    """Fine cells: one per integer when the range is small, else equal width; 0 is its own cell."""
-    if integral and hi - lo + 1 <= max_cells:
-        pts = np.arange(lo, hi + 1)
-        return pts, pts.copy()
-    edges = np.linspace(lo, hi, max_cells + 1)
-    if integral:
-        edges = np.unique(np.round(edges))
-    lows, highs = edges[:-1], edges[1:]
-    if lo < 0 < hi or lo == 0:  # zero-inflated columns (amounts, counts) keep their atom
-        lows = np.concatenate([[0.0], lows])
-        highs = np.concatenate([[0.0], highs])
-        order = np.lexsort((highs, lows))
-        lows, highs = lows[order], highs[order]
-    return lows, highs
-
-
-def _fine_binning(c: ColumnSpec, bounds, unit: float, n_noisy: float) -> Fine:
-    lo, hi = bounds
-    integral = c.kind is not Kind.FLOAT
-    # as many cells as the noise allows: about n̂/(4σ) rows per cell on average (both public)
-    sigma = 1.0 / math.sqrt(2.0 * unit)
-    budget_cells = int(np.clip(n_noisy / (CELL_SIGMAS * sigma), 8, MAX_CELLS))
-    if integral and hi - lo + 1 <= SMALL_INTEGER_RANGE:  # one cell per value: spikes (40 hours) survive
-        budget_cells = max(budget_cells, int(hi - lo + 1))
-    lows, highs = _cells(lo, hi, integral, budget_cells)
-    return Fine(float(lo), float(hi), tuple(lows.tolist()), tuple(highs.tolist()))
 
 
 def _numeric(counts: Counts, c: ColumnSpec, binning: Fine, counter: NoisyCounter, unit: float,

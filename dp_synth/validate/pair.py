@@ -21,7 +21,7 @@ from ..artifact import read_artifact
 from ..engines import Engine
 from ..engines.base import Keyed
 from ..errors import ArtifactError, InputError
-from ..holdout import split
+from ..holdout import RULE, split
 from ..io.relation import Relation
 
 __all__ = ["PART", "EvaluationPair", "load_pair", "parts_of", "ledger_twins"]
@@ -109,8 +109,15 @@ def _holdout(table: pa.Table, ledger_row: dict | None, document: dict | None, wh
     if trained_with and trained_with != pl.__version__:  # the keyed row hash is stable within a polars version
         return table, None, (f"the twin was trained with polars {trained_with} and this is polars {pl.__version__}: "
                              "the holdout's row hash may differ, so it is not re-derived")
+    if plan.get("rule") not in (None, RULE):
+        return table, None, _other_rule(plan)
     train, hold = split(table, plan["share"], ledger_row["holdout_key"])
     return train, hold, f"re-derived with the run's key from the ledger (share {plan['share']})"
+
+
+def _other_rule(plan: dict) -> str:
+    return (f"the twin's holdout was drawn by another rule than this version's ({plan.get('rule')!r}), so it is "
+            "not re-derived; rebuild the twin to measure its risk")
 
 
 def _engine_holdout(eng: Engine, rel: Relation, sample: tuple, row: dict, document: dict, plan: dict,
@@ -123,6 +130,8 @@ def _engine_holdout(eng: Engine, rel: Relation, sample: tuple, row: dict, docume
     if any(now.get(k) not in (None, v) for k, v in trained.items()):
         return eng.read(rel, sample), None, (f"the twin was trained with {trained} and this is {now}: the engine's "
                                              "row hash may differ, so the holdout is not re-derived")
+    if plan.get("rule") not in (None, eng.keyed_rule):
+        return eng.read(rel, sample), None, _other_rule(plan)
     share, key = float(plan["share"]), row["holdout_key"]
     train = eng.read(rel, (*sample, Keyed(key, share, inside=False)))
     hold = eng.read(rel, (Keyed(key, share),))
@@ -171,8 +180,7 @@ def load_pair(eng: Engine, twin: str, source: str | None = None,
     if train.num_rows == 0 and (hold is None or hold.num_rows == 0):
         raise InputError(f"source {str(source_rel)!r} is empty: there is nothing to compare the twin with")
     if hold is not None and hold.num_rows == 0:  # risk measures against no rows would be undefined, not passed
-        hold, note = None, (f"{note}, but it holds no row: identical rows are held out together and the source "
-                            "has few distinct rows")
+        hold, note = None, f"{note}, but it holds no row"
     declared = dict((document or {}).get("metadata", {}).get("validation") or {})
     learned = json.loads(latest["columns_learned"]) if latest and latest.get("columns_learned") else None
     columns = [c for c in synthetic.columns if learned is None or c in learned]

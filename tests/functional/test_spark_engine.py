@@ -7,6 +7,7 @@ subprocesses on a warehouse of their own (its Derby metastore admits one process
 
 from __future__ import annotations
 
+from collections import Counter
 import datetime as dt
 import decimal
 import json
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 
+import pyarrow as pa
 import pytest
 
 pytest.importorskip("pyspark", reason="the Spark engine's tests need pip install 'dp-synth[spark]'")
@@ -71,6 +73,20 @@ def test_fingerprint_is_order_independent(engine, adult):
     keyed = lambda rel: sorted(map(str, engine.read(rel, (Keyed("k3y", 0.3),)).to_pylist()))  # noqa: E731
     a, b = keyed(Relation("default", "adult")), keyed(Relation("default", "adult_shuffled"))
     assert a == b and 600 < len(a) < 1200  # the same keyed sample in any scan order, about 30 %
+
+
+def test_identical_rows_are_split_by_the_share_in_any_scan_order(engine):
+    """Each row is hashed with its occurrence among identical rows: ≈ 30 % of each of three groups of
+    ≈ 667 identical rows is kept, the same rows from a shuffled copy, and the occurrence column is gone."""
+    rows = pa.table({"x": [i % 3 for i in range(2000)], "y": [f"v{i % 3}" for i in range(2000)]})
+    engine.create_table(Relation("default", "rep3"), rows, replace=True)
+    engine.spark.table("default.rep3").orderBy("x", ascending=False).repartition(3).write.mode("overwrite") \
+        .saveAsTable("default.rep3_shuffled")
+    per_value = lambda rel: Counter(engine.read(rel, (Keyed("k3y", 0.3),)).column("x").to_pylist())  # noqa: E731
+    a, b = per_value(Relation("default", "rep3")), per_value(Relation("default", "rep3_shuffled"))
+    assert a == b and sorted(a) == [0, 1, 2] and all(150 <= n <= 250 for n in a.values()), a
+    kept = engine.read(Relation("default", "rep3"), (Keyed("k3y", 0.3, inside=False), Keyed("s", 0.5)))
+    assert kept.column_names == ["x", "y"] and 500 < kept.num_rows < 900
 
 
 def test_sampled_training_is_rederived_by_validate(engine, adult, monkeypatch, tmp_path):

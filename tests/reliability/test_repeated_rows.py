@@ -1,13 +1,19 @@
-"""Tables of few distinct rows: identical rows are held out together (a keyed hash of the row), so the
-holdout's share of rows can be far from 20 %. The twin's size, the refusal when training is left with
-nearly nothing, and the risk measures when the holdout is empty."""
+"""Tables of many identical rows. The holdout and the training sample hash each row with its occurrence
+among identical rows, so every group of identical rows is split like any other rows; before, a group was
+held out or trained on whole (2,000 rows of 3 distinct values: twins of 2,525 rows, or of 1 row when the
+holdout took the only distinct row). Also: the twin's size, an empty holdout, a holdout leaving too few rows."""
 import duckdb
+import pyarrow as pa
 import pytest
 
 import dp_synth
 from dp_synth import InputError
 from dp_synth.engines import open_engine
+from dp_synth.engines.base import Keyed
+from dp_synth.holdout import split
+from dp_synth.io.relation import Relation
 from dp_synth.report import build_report
+from dp_synth.validate import pair as pair_module
 from dp_synth.validate.pair import load_pair
 from conftest import CFG, snapshot
 
@@ -21,50 +27,89 @@ def repeated(tmp_path):
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE TABLE main.rep3 AS SELECT i % 3 AS x, 'v' || (i % 3) AS y FROM range(2000) t(i)")
         con.execute("CREATE TABLE main.same AS SELECT 7 AS x, 'v' AS y FROM range(2000) t(i)")
+        con.execute("CREATE TABLE main.shuffled AS SELECT * FROM main.rep3 ORDER BY random()")
     return path
 
 
-def _holdout_rows(path, twin):
-    with duckdb.connect(str(path)) as con:
-        pair = load_pair(open_engine(con), twin)
-        return None if pair.holdout is None else pair.holdout.height, pair.holdout_note
+def _held_per_value(table: pa.Table) -> dict:
+    xs = table.column("x").to_pylist()
+    return {v: xs.count(v) for v in sorted(set(xs))}
 
 
-def test_twin_size_is_the_tables_dp_count_whatever_the_holdout_took(repeated):
-    """Scaling the training rows' count by 1 / (1 − 20 %) gave 2,500 rows when no group was held out and
-    1,667 when one was; the whole table's DP count (σ ≈ 16 rows at ε = 1) gives ≈ 2,000 either way."""
-    held = set()
-    for seed in range(4):
-        result = dp_synth.synthesize(str(repeated), "main.rep3", 1.0, seed=seed, config=CFG,
-                                     target=f"main.rep3_twin{seed}")
+def test_every_group_of_identical_rows_is_split_by_the_share_in_the_engine_and_in_memory(repeated):
+    """≈ 20 % of each group of ≈ 667 identical rows is held out (a binomial spread of ≈ 10 rows), and
+    the same rows whatever order the table is stored in; the in-memory split does the same."""
+    with duckdb.connect(str(repeated)) as con:
+        eng = open_engine(con)
+        for key in ("a" * 64, "b" * 64):
+            held = eng.read(Relation("main", "rep3"), (Keyed(key, 0.2),))
+            kept = eng.read(Relation("main", "rep3"), (Keyed(key, 0.2, inside=False),))
+            assert held.num_rows + kept.num_rows == 2000
+            assert all(90 <= n <= 180 for n in _held_per_value(held).values()), _held_per_value(held)
+            again = eng.read(Relation("main", "shuffled"), (Keyed(key, 0.2),))
+            assert _held_per_value(again) == _held_per_value(held)
+            assert held.column_names == ["x", "y"]
+        table = eng.read(Relation("main", "rep3"))
+    _, hold = split(table, 0.2, "c" * 64)
+    assert all(90 <= n <= 180 for n in _held_per_value(hold).values()), _held_per_value(hold)
+
+
+def test_the_twin_of_repeated_rows_keeps_the_tables_size_and_shares(repeated):
+    """One distinct row, or three: the twin has ≈ 2,000 rows (the whole table's DP count, σ ≈ 16 rows at
+    ε = 1) and, for three values in equal thirds, about a third of each."""
+    for table, seed in (("same", 0), ("same", 4), ("rep3", 3)):
+        result = dp_synth.synthesize(str(repeated), f"main.{table}", 1.0, seed=seed, config=CFG,
+                                     target=f"main.{table}_twin{seed}")
+        assert abs(result.rows - 2000) < 100, (table, seed, result.rows)
         with duckdb.connect(str(repeated)) as con:
-            rows = con.execute(f'SELECT count(*) FROM main."rep3_twin{seed}"').fetchone()[0]
-        assert rows == result.rows and abs(rows - 2000) < 100, (seed, rows)
-        held.add(_holdout_rows(repeated, f"main.rep3_twin{seed}")[0])
-    assert len(held) > 1  # the seeds cover different holdouts (none, and one or more groups of ≈ 667 rows)
+            pair = load_pair(open_engine(con), f"main.{table}_twin{seed}")
+            shares = dict(con.execute(f'SELECT x, count(*) / {result.rows} FROM main."{table}_twin{seed}" '
+                                      "GROUP BY x").fetchall())
+        assert pair.holdout is not None and 330 <= pair.holdout.height <= 470
+        if table == "rep3":
+            assert all(abs(shares.get(v, 0.0) - 1 / 3) < 0.1 for v in (0, 1, 2)), shares
 
 
-def test_an_empty_holdout_leaves_the_risk_measures_out_instead_of_failing(repeated):
-    """Seed 3's holdout holds none of the three groups: validation and the report say there is no control
-    (the risk suite is not run) instead of failing on an empty one or crashing."""
+def test_an_empty_holdout_leaves_the_risk_measures_out_instead_of_failing(repeated, monkeypatch):
+    """A holdout that holds no row (the rule re-derived on a source with no row in it) is no control:
+    validation and the report say so and leave the risk measures out, instead of failing them on
+    undefined values or crashing on an empty nearest-neighbour fit."""
     dp_synth.synthesize(str(repeated), "main.rep3", 1.0, seed=3, config=CFG)
-    rows, note = _holdout_rows(repeated, "main_synthetic.rep3")
-    assert rows is None and "holds no row" in note and "few distinct rows" in note
+    real = pair_module._engine_holdout
+
+    def empty(*args, **kwargs):
+        train, hold, note = real(*args, **kwargs)
+        return train, hold.slice(0, 0), note
+
+    monkeypatch.setattr(pair_module, "_engine_holdout", empty)
+    with duckdb.connect(str(repeated)) as con:
+        pair = load_pair(open_engine(con), "main_synthetic.rep3")
+    assert pair.holdout is None and pair.holdout_note.endswith("but it holds no row")
     report = build_report(str(repeated), None, None)
     twin = next(t for t in report["twins"] if t["twin"] == "main_synthetic.rep3")
-    assert "holds no row" in twin["measures"]["risk"]["unavailable"]
+    assert twin["measures"]["risk"]["unavailable"].endswith("but it holds no row")
 
 
-def test_a_holdout_that_takes_every_row_is_refused_before_anything_is_written(repeated):
-    """One distinct row: a seed whose holdout takes it would train on no row. Before, the twin had 1 row
-    and the run succeeded; now it is an error naming the table and the way out, with nothing written."""
+def test_a_holdout_that_leaves_too_few_training_rows_is_refused(repeated):
+    """The library's ``holdout=`` share near its limit leaves ≈ 220 of 2,000 rows: under ``min_rows`` by
+    the DP count, the run stops with an error naming the table and what to do, having written nothing."""
     before = snapshot(repeated)
-    with pytest.raises(InputError, match=r"main\.same.*holdout took nearly every row.*role': 'key'"):
-        dp_synth.synthesize(str(repeated), "main.same", 1.0, seed=0, config=CFG)
-    assert snapshot(repeated) == before
-    # with a column telling the rows apart the same seed trains, and the twin has the table's size
     with duckdb.connect(str(repeated)) as con:
-        con.execute("CREATE TABLE main.same_id AS SELECT row_number() OVER () AS id, * FROM main.same")
-    result = dp_synth.synthesize(str(repeated), "main.same_id", 1.0, seed=0, config=CFG,
-                                 spec={"columns": {"id": {"role": "key"}}})
-    assert abs(result.rows - 2000) < 100
+        table = con.execute("SELECT * FROM main.rep3").to_arrow_table()
+    with pytest.raises(InputError, match=r"'rep3'.*holdout \(share 0\.89\) leaves about .* fewer than 500"):
+        dp_synth.fit(table, 1.0, seed=0, config=CFG, holdout=0.89, min_rows=500, table_name="rep3")
+    assert dp_synth.fit(table, 1.0, seed=0, config=CFG, holdout=0.5, min_rows=500).default_rows > 1900
+    assert snapshot(repeated) == before
+
+
+def test_a_twin_whose_holdout_rule_is_not_this_versions_gets_no_re_derived_holdout(repeated, monkeypatch):
+    """Twins built before the occurrence was hashed record the old rule in their model file: their holdout
+    is not re-derived under the new one (it would be other rows, and the risk measures would count
+    training rows as unseen); validation says why instead."""
+    dp_synth.synthesize(str(repeated), "main.rep3", 1.0, seed=3, config=CFG)
+    with duckdb.connect(str(repeated)) as con:
+        eng = open_engine(con)
+        assert load_pair(eng, "main_synthetic.rep3").holdout is not None
+        monkeypatch.setattr(type(eng), "keyed_rule", "a row is held out iff DuckDB's hash(row, key) < share·2^64")
+        pair = load_pair(eng, "main_synthetic.rep3")
+    assert pair.holdout is None and "another rule than this version's" in pair.holdout_note

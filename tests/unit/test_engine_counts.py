@@ -92,13 +92,19 @@ def test_bin_search_equals_the_encoder_when_a_bin_edge_splits_at_the_zero_atom()
 
     from dp_synth.encoding import _encode_column
     from dp_synth.engines.aggregates import bin_sql
-    from dp_synth.profile import NumericProfile, _cells
+    from dp_synth.bounds import Octaves
+    from dp_synth.cells import _by_octave, _cells
+    from dp_synth.profile import NumericProfile
     from dp_synth.spec import Kind
 
     con = duckdb.connect()
     rng = np.random.default_rng(0)
-    for lo, hi, integral in ((-5.0, 17.0, False), (0.0, 40.0, True), (-3.0, 90.0, True), (2.0, 9.0, True)):
-        lows, highs = _cells(lo, hi, integral, 24)
+    octaves = Octaves(20, tuple([0.0] * 21 + [50.0 * (b % 3) for b in range(1, 32)]), 1.0)  # cells by octave too
+    cases = [(lo, hi, integral, *_cells(lo, hi, integral, 24))
+             for lo, hi, integral in ((-5.0, 17.0, False), (0.0, 40.0, True), (-3.0, 90.0, True), (2.0, 9.0, True))]
+    cases += [(lo, hi, integral, *_by_octave(lo, hi, integral, 24, octaves))
+              for lo, hi, integral in ((0.0, 2048.0, False), (0.0, 2048.0, True), (3.0, 1000.0, True))]
+    for lo, hi, integral, lows, highs in cases:
         for trial in range(6):
             cuts = sorted(set(rng.choice(np.arange(1, len(lows)), size=rng.integers(1, 8), replace=False).tolist()))
             col = NumericProfile("x", Kind.FLOAT if not integral else Kind.INTEGER, lo, hi, tuple(lows.tolist()),

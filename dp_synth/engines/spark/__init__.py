@@ -33,7 +33,8 @@ class SparkEngine(Engine):
     # a query with many 256-cell CASE searches makes a generated method > 64 KB: Spark then logs an ERROR
     # with a long trace and runs it interpreted; three histograms per query stay below that
     grouped_per_query = 8
-    keyed_rule = ("a row is held out iff Spark's xxhash64(key, columns…) + 2^63 < share·2^64 (maps hashed by their "
+    keyed_rule = ("a row is held out iff Spark's xxhash64(key, columns…, occurrence) + 2^63 < share·2^64 (occurrence: "
+                  "row_number() over the rows equal in every column; maps hashed and compared by their "
                   "sorted entries; key: the ledger row's holdout_key); re-deriving it needs a Spark with the same hash")
 
     def __init__(self, spark: Any, owned: bool, warehouse: str | None = None):
@@ -133,14 +134,22 @@ class SparkEngine(Engine):
     def count(self, rel: Relation) -> int:
         return int(self.spark.table(names.qualified(rel)).count())
 
-    def _row_hash(self, df, key: str | None = None):
+    @staticmethod
+    def _comparable(df) -> list:
+        """The frame's columns as hashable, comparable values: a map by its sorted entries (its hash
+        depends on its entries' order, and maps cannot be grouped by)."""
         from pyspark.sql import functions as F
 
-        def hashable(f):  # a map's hash depends on its entries' order: hash its sorted entries
+        def one(f):
             c = F.col(names.quote(f.name))
             return F.to_json(F.array_sort(F.map_entries(c))) if type(f.dataType).__name__ == "MapType" else c
 
-        cols = [hashable(f) for f in df.schema.fields]
+        return [one(f) for f in df.schema.fields]
+
+    def _row_hash(self, df, key: str | None = None):
+        from pyspark.sql import functions as F
+
+        cols = self._comparable(df)
         return F.xxhash64(F.lit(key), *cols) if key is not None else F.xxhash64(*cols)
 
     def fingerprint(self, rel: Relation) -> str:
@@ -156,15 +165,26 @@ class SparkEngine(Engine):
     def _kept(self, rel: Relation, where: Sequence[Keyed]):
         """The relation's rows that every filter keeps: keyed 64-bit xxhash vs rate·2⁶⁴ (Spark's hash
         is signed: shifted by 2⁶³), hashed over the frame it filters."""
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
         df = self._frame(rel)
-        for k in where:
-            if k.rate <= 0.0 or k.rate >= 1.0:
-                if (k.rate >= 1.0) != k.inside:
-                    df = df.limit(0)
-                continue
-            below = self._row_hash(df, k.key) < int(k.rate * 2**64) - 2**63
-            df = df.where(below if k.inside else ~below)
-        return df
+        hashed = [k for k in where if 0.0 < k.rate < 1.0]
+        if any((k.rate >= 1.0) != k.inside for k in where if k not in hashed):
+            return df.limit(0)
+        if not hashed:
+            return df
+        # each row with its occurrence among identical rows (DuckDB's scan.scoped says why)
+        taken = {f.name.casefold() for f in df.schema.fields}
+        occ = next(f"__dp_synth_occurrence{i or ''}" for i in range(len(taken) + 1)
+                   if f"__dp_synth_occurrence{i or ''}" not in taken)
+        # partitioned by the values themselves, not their hash (DuckDB's scan.scoped says why)
+        same = Window.partitionBy(*self._comparable(df)).orderBy(F.lit(1))
+        numbered = df.withColumn(occ, F.row_number().over(same))
+        for k in hashed:
+            below = self._row_hash(numbered, k.key) < int(k.rate * 2**64) - 2**63
+            numbered = numbered.where(below if k.inside else ~below)
+        return numbered.drop(occ)
 
     def read(self, rel: Relation, where: Sequence[Keyed] = ()) -> pa.Table:
         return self._kept(rel, where).toArrow()
