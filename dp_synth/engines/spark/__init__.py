@@ -174,13 +174,19 @@ class SparkEngine(Engine):
             return df.limit(0)
         if not hashed:
             return df
-        # each row with its occurrence among identical rows (DuckDB's scan.scoped says why)
+        # each row with its occurrence among identical rows (DuckDB's scan.scoped says why): 1 for a row
+        # whose unkeyed hash no other row has, else its number among the rows equal in every column (by
+        # the values, not the hash). Only rows sharing a hash are shuffled for the window, not the table:
+        # on 10⁷ rows (local[2]) a window over every row took the measurements from 116 s to 321 s
         taken = {f.name.casefold() for f in df.schema.fields}
-        occ = next(f"__dp_synth_occurrence{i or ''}" for i in range(len(taken) + 1)
-                   if f"__dp_synth_occurrence{i or ''}" not in taken)
-        # partitioned by the values themselves, not their hash (DuckDB's scan.scoped says why)
+        occ, h = (next(f"{base}{i or ''}" for i in range(len(taken) + 1) if f"{base}{i or ''}" not in taken)
+                  for base in ("__dp_synth_occurrence", "__dp_synth_hash"))
+        hashed_df = df.withColumn(h, self._row_hash(df))
+        shared = hashed_df.groupBy(h).count().where(F.col("count") > 1).select(h)
+        single = hashed_df.join(shared, on=h, how="left_anti").withColumn(occ, F.lit(1).cast("int"))
         same = Window.partitionBy(*self._comparable(df)).orderBy(F.lit(1))
-        numbered = df.withColumn(occ, F.row_number().over(same))
+        multi = hashed_df.join(shared, on=h, how="left_semi").withColumn(occ, F.row_number().over(same))
+        numbered = single.unionByName(multi).drop(h)
         for k in hashed:
             below = self._row_hash(numbered, k.key) < int(k.rate * 2**64) - 2**63
             numbered = numbered.where(below if k.inside else ~below)
