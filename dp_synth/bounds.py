@@ -21,6 +21,7 @@ __all__ = ["dp_bounds", "dp_bounds_with_octaves", "Octaves", "pow2_top", "POW2_M
 POW2_MAX = 62  # largest magnitude of the bounds histogram (wider for wide types)
 WINDOW_Z = 5.3  # noise multiple a lone cell or window of cells away from the support must clear
 NEIGHBOUR_Z = 1.5  # noise multiple the octave next to a support must clear to join it (0: off)
+ZERO_TAIL_Z = 4.5  # noise multiple (σ√m) a window beside a support of the zero atom alone must clear
 ZERO_REACH = 16  # a one-signed support whose inner bound is ≤ 1/ZERO_REACH of its outer one reaches 0 (0: off)
 
 
@@ -69,7 +70,7 @@ def dp_bounds_with_octaves(counts: Counts, counter: NoisyCounter, rho: float, c:
     true = counts.histogram(c.name, c.kind, binning)
     rho = rho / 2  # half for the powers of two; the other half refines, or re-measures them
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds (powers of two)")
-    first, last = _pooled_support(noisy, sigma)
+    first, last = _zero_tails(noisy, sigma, *_pooled_support(noisy, sigma), k)
     dated = c.kind in (Kind.DATE, Kind.TIMESTAMP)
     if dated:
         first, last = _date_neighbour(noisy, sigma, first, last, k)
@@ -81,7 +82,7 @@ def dp_bounds_with_octaves(counts: Counts, counter: NoisyCounter, rho: float, c:
     if not refine:  # no refinement: the second half measures the same buckets again (nothing is left unspent)
         again, sigma2 = counter.counts(true, rho, f"{c.name}: bounds (powers of two, second measurement)")
         noisy, sigma = _combine(noisy, sigma, again, sigma2)
-        first, last = _pooled_support(noisy, sigma)
+        first, last = _zero_tails(noisy, sigma, *_pooled_support(noisy, sigma), k)
         if not dated:
             first, last = _neighbours(noisy, sigma, first, last)
     # a sign whose whole side of the histogram holds no clear mass is noise: counts and amounts whose
@@ -114,6 +115,30 @@ def dp_bounds_with_octaves(counts: Counts, counter: NoisyCounter, rho: float, c:
         if lo >= hi:
             lo, hi = (hi - 1.0, hi) if hi > limits[0] else (lo, lo + 1.0)
     return float(lo), float(hi), octaves
+
+
+def _zero_tails(noisy: np.ndarray, sigma: float, first: int, last: int, zero: int) -> tuple[int, int]:
+    """A support of the zero atom alone, grown on each side to the outermost window of 4, 6 or 8 octaves
+    whose noisy sum clears ZERO_TAIL_Z·σ√m: the one family of windows a zero-inflated column is tested
+    with again, below :func:`_widen`'s 5.3σ√m (set for every window of every column). seattle_weather's
+    450 wet days over the 8 octaves 0.25 … 64 mm (σ ≈ 26) missed 5.3σ√8 on 8 of 20 splits, and the
+    bounds were [0, 1] mm. Post-processing.
+
+    >>> noisy = np.zeros(41); noisy[20] = 520.0; noisy[30:38] = 50.0  # 400 rows in octaves 30 … 37, σ = 26
+    >>> _zero_tails(noisy, 26.0, 20, 20, 20)  # an 8-window with one empty octave still clears, as in _widen
+    (20, 38)
+    """
+    if not first == last == zero:
+        return first, last
+    for m in (4, 6, 8):
+        s = ZERO_TAIL_Z * sigma * math.sqrt(m)
+        hit = np.flatnonzero(_window_sums(noisy[zero + 1:], m) > s)
+        if hit.size:
+            last = max(last, zero + int(hit.max()) + m)
+        hit = np.flatnonzero(_window_sums(noisy[:zero], m) > s)
+        if hit.size:
+            first = min(first, int(hit.min()))
+    return first, last
 
 
 def _refinable(noisy: np.ndarray, sigma: float, first: int, last: int, zero: int, kind: Kind) -> int:
