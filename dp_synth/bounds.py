@@ -34,7 +34,8 @@ def pow2_top(arrow_type) -> int:
     return int(min(128, max(POW2_MAX, math.ceil(math.log2(max(abs(rng[0]), abs(rng[1]), 2.0))))))
 
 
-def _bucket_edges(b: int) -> tuple[float, float]:
+def bucket_edges(b: int) -> tuple[float, float]:
+    """The values of signed power-of-two bucket ``b`` (0: zero; b > 0: [2^(b-1+POW2_MIN), 2^(b+POW2_MIN)))."""
     if b == 0:
         return 0.0, 0.0
     lo, hi = 2.0 ** (abs(b) - 1 + POW2_MIN), 2.0 ** (abs(b) + POW2_MIN)
@@ -50,11 +51,6 @@ class Octaves:
     half: int
     mass: tuple[float, ...]
     sigma: float = 0.0
-
-
-def bucket_edges(b: int) -> tuple[float, float]:
-    """The values of signed power-of-two bucket ``b`` (0: zero; b > 0: [2^(b-1+POW2_MIN), 2^(b+POW2_MIN)))."""
-    return _bucket_edges(b)
 
 
 def dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, arrow_type=None) -> tuple[float, float]:
@@ -95,8 +91,8 @@ def dp_bounds_with_octaves(counts: Counts, counter: NoisyCounter, rho: float, c:
         first = k
     elif pos_unclear and not neg_unclear:
         last = k
-    lo = _bucket_edges(first - k)[0]
-    hi = _bucket_edges(last - k)[1]
+    lo = bucket_edges(first - k)[0]
+    hi = bucket_edges(last - k)[1]
     inside = np.zeros(len(noisy))
     inside[first:last + 1] = np.clip(noisy[first:last + 1], 0, None)
     octaves = Octaves(k, tuple(inside.tolist()), float(np.max(sigma)))

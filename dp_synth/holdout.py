@@ -25,6 +25,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from .io.relation import fresh_name
+
 __all__ = ["HoldoutPlan", "split", "new_key", "AUTO_MIN_ROWS", "AUTO_SHARE", "HOLDOUT_MAX_ROWS", "RULE"]
 
 AUTO_MIN_ROWS = 1000  # below this the training set cannot spare rows
@@ -74,7 +76,7 @@ def row_hashes(table: pa.Table, key: str) -> np.ndarray:
     df = pl.from_arrow(table)
     if isinstance(df, pl.Series):
         df = df.to_frame()
-    occ = next(f"__occurrence{i}" for i in range(df.width + 1) if f"__occurrence{i}" not in df.columns)
+    occ = fresh_name(df.columns, "__dp_synth_occurrence")  # its name is not hashed, only its values
     # numbered within the rows equal in every column (not of equal hash: no two different rows share a group)
     df = df.with_columns(pl.int_range(pl.len()).over(df.columns).alias(occ)) if df.width else df
     h = df.hash_rows(seed=words[0]).to_numpy().astype(np.uint64)

@@ -12,12 +12,23 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 
-__all__ = ["Relation", "quote_ident"]
+__all__ = ["Relation", "quote_ident", "fresh_name"]
 
 
 def quote_ident(name: str) -> str:
     """Always quote: user strings never reach SQL as bare identifiers."""
     return '"' + str(name).replace('"', '""') + '"'
+
+
+def fresh_name(columns, base: str) -> str:
+    """``base``, or ``base1``, ``base2``, … : the first that no column has (case-insensitively), for a helper
+    column or alias added beside a table's own.
+
+    >>> fresh_name(["a", "__X"], "__x")
+    '__x1'
+    """
+    taken = {str(c).casefold() for c in columns}
+    return next(f"{base}{i or ''}" for i in range(len(taken) + 1) if f"{base}{i or ''}".casefold() not in taken)
 
 
 def _split(text: str) -> list[str]:

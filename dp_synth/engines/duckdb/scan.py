@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ...io.relation import Relation, quote_ident
+from ...io.relation import Relation, fresh_name, quote_ident
 from ..base import Keyed
 
 __all__ = ["keyed_filter", "scoped", "read", "table_fingerprint", "KEYED_RULE"]
@@ -22,12 +22,7 @@ def row_alias(columns: Sequence[str], base: str = "__dp_synth_row") -> str:
     """A name for the row itself that no column has: in ``hash(alias)`` DuckDB resolves a column of that
     name before the table alias (a column named ``t`` would make ``hash(t)`` the hash of that column
     alone). The alias is not part of the hash: tables without such a column hash as before."""
-    taken = {c.casefold() for c in columns}
-    alias, n = base, 0
-    while alias.casefold() in taken:
-        n += 1
-        alias = f"{base}{n}"
-    return quote_ident(alias)
+    return quote_ident(fresh_name(columns, base))
 
 
 def _columns(con, rel: Relation) -> list[str]:
