@@ -168,7 +168,6 @@ def _synthesize(eng: Engine, run: _Run, folder: Path | None, min_rows, invoked_b
 
     kill_point("before_measure")
     clock = {"start": time.perf_counter()}
-    data = EngineSource(eng, source)  # measured by engine queries; DP-SGD reads a bounded keyed sample
 
     def step(i: int, steps: int, eps: float) -> None:
         if i >= steps // 2:
@@ -177,8 +176,11 @@ def _synthesize(eng: Engine, run: _Run, folder: Path | None, min_rows, invoked_b
             on_step(i, steps, eps)
 
     kwargs = {"min_rows": min_rows} if min_rows is not None else {}
-    model = fit(data, run.epsilon, run.delta, run.spec, run.seed, config=run.config, table_name=str(source),
-                on_step=step, defer_notices=True, **kwargs)
+    with eng.repeated(source) as repeats:  # found once for every keyed scan of the fit
+        data = EngineSource(eng, source, repeats=repeats)  # engine queries; DP-SGD reads a bounded keyed sample
+        data.seconds["measure"] = time.perf_counter() - clock["start"]
+        model = fit(data, run.epsilon, run.delta, run.spec, run.seed, config=run.config, table_name=str(source),
+                    on_step=step, defer_notices=True, **kwargs)
     inside = data.seconds  # engine queries (every DP measurement) and the sample read, both within fit
     del data
     clock["fit"] = time.perf_counter()

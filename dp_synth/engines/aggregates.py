@@ -152,16 +152,17 @@ def bin_sql(v: str, col: NumericProfile, clamped: bool = False) -> str:
 class EngineCounts(Counts):
     """Counts over ``rel``'s rows in scope (``where``), computed by the engine."""
 
-    def __init__(self, engine: Engine, rel: Relation, where: Sequence[Keyed] = (), clock: dict | None = None):
+    def __init__(self, engine: Engine, rel: Relation, where: Sequence[Keyed] = (), clock: dict | None = None,
+                 repeats: Any = None):
         super().__init__()
-        self.engine, self.rel, self.where = engine, rel, tuple(where)
+        self.engine, self.rel, self.where, self.repeats = engine, rel, tuple(where), repeats
         self.d = engine.dialect
         self.clock = clock if clock is not None else {}
 
     def _run(self, body: str, params: Sequence[Any] = ()) -> list[tuple]:
         t0 = time.perf_counter()
         try:
-            with self.engine.scope(self.rel, self.where) as (scope, scope_params):
+            with self.engine.scope(self.rel, self.where, self.repeats) as (scope, scope_params):
                 return self.engine.query(f"WITH s AS ({scope}) {body}", [*scope_params, *params])
         finally:
             self.clock["measure"] = self.clock.get("measure", 0.0) + time.perf_counter() - t0
@@ -266,12 +267,13 @@ class EngineCounts(Counts):
 
 
 class EngineSource(TrainingSource):
-    """A table left in its engine: counts by aggregate queries, a bounded keyed sample for DP-SGD."""
+    """A table left in its engine: counts by aggregate queries, a bounded keyed sample for DP-SGD
+    (``repeats``: :meth:`Engine.repeated`'s value, for every keyed filter of the fit)."""
 
     holdout_by = "engine"
 
-    def __init__(self, engine: Engine, rel: Relation, sample_rows: int | None = None):
-        self.engine, self.rel = engine, rel
+    def __init__(self, engine: Engine, rel: Relation, sample_rows: int | None = None, repeats: Any = None):
+        self.engine, self.rel, self.repeats = engine, rel, repeats
         self.sample_rows = sample_rows if sample_rows is not None else _source.TRAIN_SAMPLE_ROWS
         self.holdout_rule = engine.keyed_rule
         self._schema: pa.Schema | None = None
@@ -291,12 +293,13 @@ class EngineSource(TrainingSource):
         return (Keyed(plan.key, plan.share, inside=False),) if plan.share > 0 else ()
 
     def counts(self, plan: HoldoutPlan) -> Counts:
-        return EngineCounts(self.engine, self.rel, self.train_scope(plan), clock=self.seconds)
+        return EngineCounts(self.engine, self.rel, self.train_scope(plan), clock=self.seconds, repeats=self.repeats)
 
     def training_rows(self, plan: HoldoutPlan, n_noisy: float, key: str | None = None) -> TrainingRows:
         rate = min(1.0, self.sample_rows / max(n_noisy, 1.0))
         key = (key or new_key()) if rate < 1.0 else None
         t0 = time.perf_counter()
-        rows = self.engine.read(self.rel, ((Keyed(key, rate),) if key else ()) + self.train_scope(plan))
+        rows = self.engine.read(self.rel, ((Keyed(key, rate),) if key else ()) + self.train_scope(plan),
+                                self.repeats)
         self.seconds["read"] = time.perf_counter() - t0
         return TrainingRows(rows, rate if key else 1.0, key)

@@ -21,7 +21,7 @@ What an engine must guarantee:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
@@ -146,8 +146,16 @@ class Engine(ABC):
         """Order-independent content hash: column names and types, count, aggregates of row hashes."""
 
     @abstractmethod
-    def read(self, rel: Relation, where: Sequence[Keyed] = ()) -> pa.Table:
-        """All rows, or those every :class:`Keyed` filter in ``where`` keeps."""
+    def read(self, rel: Relation, where: Sequence[Keyed] = (), repeats: Any = None) -> pa.Table:
+        """All rows, or those every :class:`Keyed` filter in ``where`` keeps (``repeats``: :meth:`repeated`)."""
+
+    def repeated(self, rel: Relation) -> AbstractContextManager[Any]:
+        """A context whose value, passed as ``repeats`` to :meth:`read` and :meth:`scope` inside it, saves
+        each keyed filter from finding again which rows of ``rel`` share their unkeyed row hash with another
+        row (the only rows whose occurrence among identical rows needs numbering): they are found once, on
+        entry. The rows kept are the same with or without it; ``rel`` must not change inside the context.
+        Default: None (every filter finds them itself)."""
+        return nullcontext()
 
     # -- aggregate queries (the DP measurements, :mod:`dp_synth.engines.aggregates`) -----------
     dialect: ClassVar[Any]          # an aggregates.Dialect
@@ -155,7 +163,8 @@ class Engine(ABC):
     grouped_per_query: ClassVar[int | None] = None  # histograms per GROUPING SETS query (None: all at once)
 
     @abstractmethod
-    def scope(self, rel: Relation, where: Sequence[Keyed] = ()) -> AbstractContextManager[tuple[str, list]]:
+    def scope(self, rel: Relation, where: Sequence[Keyed] = (),
+              repeats: Any = None) -> AbstractContextManager[tuple[str, list]]:
         """A context giving (a ``SELECT`` of the rows ``where`` keeps, its parameters)."""
 
     @abstractmethod

@@ -133,8 +133,9 @@ def _engine_holdout(eng: Engine, rel: Relation, sample: tuple, row: dict, docume
     if plan.get("rule") not in (None, eng.keyed_rule):
         return eng.read(rel, sample), None, _other_rule(plan)
     share, key = float(plan["share"]), row["holdout_key"]
-    train = eng.read(rel, (*sample, Keyed(key, share, inside=False)))
-    hold = eng.read(rel, (Keyed(key, share),))
+    with eng.repeated(rel) as repeats:
+        train = eng.read(rel, (*sample, Keyed(key, share, inside=False)), repeats)
+        hold = eng.read(rel, (Keyed(key, share),), repeats)
     return train, hold, f"re-derived in the engine with the run's key from the ledger (share {share:g})"
 
 

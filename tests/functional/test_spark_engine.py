@@ -89,6 +89,21 @@ def test_identical_rows_are_split_by_the_share_in_any_scan_order(engine):
     assert kept.column_names == ["x", "y"] and 500 < kept.num_rows < 900
 
 
+def test_repeats_found_once_keep_the_same_rows(engine):
+    """The shared hashes found once for a fit (``repeated``) keep exactly the rows each filter keeps
+    when it finds them itself."""
+    rows = pa.table({"x": [i for i in range(600)] + [i % 4 for i in range(400)] + [None] * 20,
+                     "y": ["u"] * 600 + [None if i % 2 else "v" for i in range(400)] + [None] * 20})
+    rel = Relation("default", "mixed")
+    engine.create_table(rel, rows, replace=True)
+    as_set = lambda t: sorted(map(str, t.to_pylist()))  # noqa: E731
+    with engine.repeated(rel) as repeats:
+        assert repeats[0].count() == 5  # x = 0 … 3 (y follows x) and the NULL rows
+        for where in ((Keyed("k3y", 0.3),), (Keyed("k3y", 0.3, inside=False), Keyed("s", 0.5))):
+            once = engine.read(rel, where, repeats)
+            assert as_set(once) == as_set(engine.read(rel, where)) and 0 < once.num_rows < 1020
+
+
 def test_sampled_training_is_rederived_by_validate(engine, adult, monkeypatch, tmp_path):
     import dp_synth.source as source
 

@@ -54,6 +54,27 @@ def test_every_group_of_identical_rows_is_split_by_the_share_in_the_engine_and_i
     assert all(90 <= n <= 180 for n in _held_per_value(hold).values()), _held_per_value(hold)
 
 
+def test_repeats_found_once_keep_the_same_rows_as_every_scan_numbering_them(repeated):
+    """The fit finds the rows that share a hash once (a temp table) and numbers only those; every keyed
+    filter keeps exactly the rows it keeps with the window over the whole table — on unique rows, groups
+    of identical rows and NULLs — and the temp table is gone after."""
+    with duckdb.connect(str(repeated)) as con:
+        con.execute("CREATE TABLE main.mixed AS SELECT i AS x, 'u' AS y FROM range(3000) t(i) UNION ALL "
+                    "SELECT i % 5, CASE WHEN i % 2 = 0 THEN NULL ELSE 'v' END FROM range(1000) t(i) UNION ALL "
+                    "SELECT NULL, NULL FROM range(40)")
+        eng, rel = open_engine(con), Relation("main", "mixed")
+        rows = lambda t: sorted(map(str, t.to_pylist()))  # noqa: E731
+        with eng.repeated(rel) as repeats:
+            assert con.execute(f'SELECT count(*) FROM temp."{repeats}"').fetchall()[0][0] == 11  # 5 × 2 + NULLs
+            for where in ((Keyed("a" * 64, 0.2),), (Keyed("a" * 64, 0.2, inside=False), Keyed("s", 0.5))):
+                once, each = eng.read(rel, where, repeats), eng.read(rel, where)
+                assert rows(once) == rows(each) and 0 < once.num_rows < 4040
+                assert once.column_names == ["x", "y"]
+                with eng.scope(rel, where, repeats) as (sql, params):
+                    assert con.execute(f"SELECT count(*) FROM ({sql})", params).fetchall()[0][0] == once.num_rows
+        assert not con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall()[0][0]
+
+
 def test_the_twin_of_repeated_rows_keeps_the_tables_size_and_shares(repeated):
     """One distinct row, or three: the twin has ≈ 2,000 rows (the whole table's DP count, σ ≈ 16 rows at
     ε = 1) and, for three values in equal thirds, about a third of each."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -102,12 +103,21 @@ class DuckDBEngine(Engine):
     def fingerprint(self, rel: Relation) -> str:
         return scan.table_fingerprint(self.con, rel)
 
-    def read(self, rel: Relation, where: Sequence[Keyed] = ()) -> pa.Table:
-        return scan.read(self.con, rel, where)
+    def read(self, rel: Relation, where: Sequence[Keyed] = (), repeats: str | None = None) -> pa.Table:
+        return scan.read(self.con, rel, where, repeats=repeats)
 
     @contextmanager
-    def scope(self, rel: Relation, where: Sequence[Keyed] = ()) -> Iterator[tuple[str, list]]:
-        yield scan.scoped(self.con, rel, where)
+    def repeated(self, rel: Relation) -> Iterator[str]:
+        table = f"__dp_synth_repeats_{uuid.uuid4().hex}"  # the connection's own temp schema
+        scan.repeated_hashes(self.con, rel, table)
+        try:
+            yield table
+        finally:
+            self.con.execute(f"DROP TABLE IF EXISTS temp.{quote_ident(table)}")
+
+    @contextmanager
+    def scope(self, rel: Relation, where: Sequence[Keyed] = (), repeats: str | None = None) -> Iterator[tuple[str, list]]:
+        yield scan.scoped(self.con, rel, where, repeats)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self.con.execute(sql, list(params)).fetchall()

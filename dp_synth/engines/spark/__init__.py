@@ -162,7 +162,14 @@ class SparkEngine(Engine):
         cols = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
         return hashlib.sha256(repr((cols, int(n), int(s), int(x))).encode()).hexdigest()
 
-    def _kept(self, rel: Relation, where: Sequence[Keyed]):
+    def _shared(self, df):
+        """The unkeyed row hashes (column ``h``) that more than one row of ``df`` has."""
+        from pyspark.sql import functions as F
+
+        h = fresh_name(df.columns, "__dp_synth_hash")
+        return df.select(self._row_hash(df).alias(h)).groupBy(h).count().where(F.col("count") > 1).select(h), h
+
+    def _kept(self, rel: Relation, where: Sequence[Keyed], repeats: Any = None):
         """The relation's rows that every filter keeps: keyed 64-bit xxhash vs rate·2⁶⁴ (Spark's hash
         is signed: shifted by 2⁶³), hashed over the frame it filters."""
         from pyspark.sql import Window
@@ -178,9 +185,9 @@ class SparkEngine(Engine):
         # whose unkeyed hash no other row has, else its number among the rows equal in every column (by
         # the values, not the hash). Only rows sharing a hash are shuffled for the window, not the table:
         # on 10⁷ rows (local[2]) a window over every row took the measurements from 116 s to 321 s
-        occ, h = (fresh_name(df.columns, base) for base in ("__dp_synth_occurrence", "__dp_synth_hash"))
+        shared, h = repeats if repeats is not None else self._shared(df)
+        occ = fresh_name(df.columns, "__dp_synth_occurrence")
         hashed_df = df.withColumn(h, self._row_hash(df))
-        shared = hashed_df.groupBy(h).count().where(F.col("count") > 1).select(h)
         single = hashed_df.join(shared, on=h, how="left_anti").withColumn(occ, F.lit(1).cast("int"))
         same = Window.partitionBy(*self._comparable(df)).orderBy(F.lit(1))
         multi = hashed_df.join(shared, on=h, how="left_semi").withColumn(occ, F.row_number().over(same))
@@ -190,13 +197,24 @@ class SparkEngine(Engine):
             numbered = numbered.where(below if k.inside else ~below)
         return numbered.drop(occ)
 
-    def read(self, rel: Relation, where: Sequence[Keyed] = ()) -> pa.Table:
-        return self._kept(rel, where).toArrow()
+    def read(self, rel: Relation, where: Sequence[Keyed] = (), repeats: Any = None) -> pa.Table:
+        return self._kept(rel, where, repeats).toArrow()
 
     @contextmanager
-    def scope(self, rel: Relation, where: Sequence[Keyed] = ()) -> Iterator[tuple[str, list]]:
+    def repeated(self, rel: Relation) -> Iterator[Any]:
+        """The shared hashes, computed once and kept (they are few: 196,441 of 10⁷ Adult-like rows)."""
+        shared, h = self._shared(self._frame(rel))
+        shared = shared.persist()
+        try:
+            shared.count()  # computed here, once
+            yield shared, h
+        finally:
+            shared.unpersist()
+
+    @contextmanager
+    def scope(self, rel: Relation, where: Sequence[Keyed] = (), repeats: Any = None) -> Iterator[tuple[str, list]]:
         view = f"__dp_synth_scope_{uuid.uuid4().hex}"  # session-local, dropped after the query
-        self._kept(rel, where).createOrReplaceTempView(view)
+        self._kept(rel, where, repeats).createOrReplaceTempView(view)
         try:
             yield f"SELECT * FROM {names.quote(view)}", []
         finally:
