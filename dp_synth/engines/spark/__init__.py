@@ -24,6 +24,8 @@ from .session import local_session, require_spark
 
 __all__ = ["SparkEngine", "local_session"]
 
+BROADCAST_HASHES = 1_000_000  # shared row hashes sent to every executor (8 MB of longs) instead of shuffled
+
 
 class SparkEngine(Engine):
     name = "spark"
@@ -202,12 +204,15 @@ class SparkEngine(Engine):
 
     @contextmanager
     def repeated(self, rel: Relation) -> Iterator[Any]:
-        """The shared hashes, computed once and kept (they are few: 196,441 of 10⁷ Adult-like rows)."""
+        """The shared hashes, computed once and kept (they are few: 196,441 of 10⁷ Adult-like rows), broadcast
+        to the joins when there are at most BROADCAST_HASHES."""
+        from pyspark.sql import functions as F
+
         shared, h = self._shared(self._frame(rel))
         shared = shared.persist()
         try:
-            shared.count()  # computed here, once
-            yield shared, h
+            n = shared.count()  # computed here, once
+            yield (F.broadcast(shared) if n <= BROADCAST_HASHES else shared), h
         finally:
             shared.unpersist()
 
