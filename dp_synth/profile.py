@@ -216,7 +216,8 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
 def _check_finite(counts: Counts, table: str, c: ColumnSpec) -> None:
     if counts.nonfinite(c.name, c.kind):
         raise InputError(f"table {table!r}, column {c.name!r} holds NaN or infinite values. "
-                         "Replace them with NULL or finite values (e.g. in a view) before synthesizing.")
+                         "Replace them with NULL or finite values before synthesizing (e.g. in a copy: CREATE TABLE … AS "
+                         "SELECT …; views are refused).")
 
 
 def _numeric(counts: Counts, c: ColumnSpec, binning: Fine, counter: NoisyCounter, unit: float,

@@ -220,11 +220,12 @@ def _column(f: pa.Field, override: Mapping[str, Any], table: str) -> ColumnSpec:
         if role is Role.LEARN and not _kind_fits(kind, f.type):
             raise InputError(f"{where}: kind {kind.value!r} does not fit the column's type {f.type}: its values "
                              f"could not be written back. Use kind {(kind_of(f.type) or Kind.CATEGORICAL).value!r} "
-                             "(the default), or cast the column in a view")
+                             "(the default), or cast the column in a copy (CREATE TABLE … AS SELECT: views are refused)")
     if kind is None:
         if role is Role.LEARN:
             raise InputError(f"{where}: type {f.type} cannot be learned. Declare it "
-                             f"{{'role': 'ignore'}} to leave it NULL in the twin, or cast it in a view.")
+                             f"{{'role': 'ignore'}} to leave it NULL in the twin, or cast it in a copy "
+                             "(CREATE TABLE … AS SELECT: views are refused).")
         kind = Kind.CATEGORICAL  # placeholder: ignored columns are never encoded
     if override.get("bounds") is not None and not kind.is_numeric:
         raise InputError(f"{where}: bounds apply to numbers, dates and timestamps; this column is {kind.value} "

@@ -220,3 +220,25 @@ def test_more_than_2gb_of_strings_in_one_column(tmp_path):
         res = dp_synth.synthesize(con, "main.s", 1.0, seed=1, config=CFG)
         assert con.execute("SELECT current_setting('arrow_large_buffer_size')").fetchall()[0][0] is False
         assert con.execute(f"SELECT count(*) FROM {res.twin.sql}").fetchall()[0][0] == res.rows > 0
+
+
+@pytest.mark.parametrize("make, spec, column", [
+    ("CASE WHEN range % 50 = 0 THEN 'nan'::DOUBLE ELSE range / 7.0 END", {}, "holds NaN or infinite"),
+    ("[range, range + 1]", {}, "cannot be learned"),
+    ("('{\"a\": ' || range || '}')::JSON", {}, "has type JSON"),
+    ("range::VARCHAR", {"x": {"kind": "integer"}}, "does not fit the column's type"),
+])
+def test_errors_that_suggest_a_cast_suggest_a_copy_not_a_view(tmp_path, make, spec, column):
+    """Views are refused (a view has no fixed content to fingerprint and cap), so the errors that ask for
+    a cast or a cleaned column point to a copy (CREATE TABLE … AS SELECT); before, they said "in a view"."""
+    path = tmp_path / "v.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(f"CREATE TABLE main.t AS SELECT {make} AS x, range % 3 AS k FROM range(3000)")
+        con.execute("CREATE VIEW main.v AS SELECT * FROM main.t")
+    before = snapshot(path)
+    with pytest.raises(InputError, match=column) as err:
+        dp_synth.synthesize(str(path), "main.t", 1.0, spec={"columns": spec}, config=CFG)
+    assert snapshot(path) == before
+    assert "CREATE TABLE … AS SELECT" in str(err.value) and "views are refused" in str(err.value)
+    with pytest.raises(InputError, match="is a view"):  # the advice of before
+        dp_synth.synthesize(str(path), "main.v", 1.0, config=CFG)

@@ -40,6 +40,6 @@ def check_source_schema(engine, rel: Relation, overrides: Mapping[str, Mapping],
                 raise InputError(f"table {table!r}, column {name!r} has type {typ}: each value is {_NOT_LEARNABLE[base]}, "
                                  "which dp-synth cannot learn. Declare {'role': 'ignore'} (NULL in the twin)"
                                  + (", {'role': 'key'} (fresh UUIDs)" if base == "UUID" else "")
-                                 + " or cast it to a category in a view")
+                                 + " or cast it to a category in a copy (CREATE TABLE … AS SELECT: views are refused)")
     check_width(engine.arrow_schema(rel), overrides, table)
     return overrides
