@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .counts import code_table
+from .counts import by_column, code_table
 from .marginals import _exponential, noise_l1
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter, sigma_of
@@ -34,6 +34,7 @@ def reweight(sample: np.ndarray, tables: dict[tuple[int, int], np.ndarray], card
              iterations: int = 8, marginals: list[np.ndarray] | None = None) -> np.ndarray:
     """Row weights (summing to 1) under which ``sample``'s pair tables match the measured ones (IPF);
     the DP 1-way ``marginals`` are fitted too, at the start of every sweep."""
+    sample = by_column(sample)
     w = np.full(len(sample), 1.0 / len(sample))
     targets = {p: np.clip(t, 0, None) / max(np.clip(t, 0, None).sum(), 1e-12) for p, t in tables.items()}
     for _ in range(iterations):
@@ -77,6 +78,7 @@ def measure_extra_pairs(tables: dict, cards: list[int], sample: np.ndarray, tree
     uniform = np.full(len(sample), 1.0 / len(sample))
     if k <= 0:
         return {}, uniform, 0.0
+    sample = by_column(sample)  # every round scores every candidate's table on it
     # each measurement gets ρ/k whether or not k are worth taking: what small tables leave unspent
     # (seattle_weather, airports: every candidate's noise would outweigh what it tells) goes to DP-SGD;
     # the exponential mechanism with ε is ε²/8-zCDP
