@@ -192,6 +192,8 @@ def _twin(t: dict) -> str:
            f"<p>Twin of <b>{e(t['source'])}</b> ({_num(t['source_rows'])} rows{' by a DP estimate' if t.get('source_rows_dp') else ' now'}) — {_num(t['rows'])} synthetic rows, "
            f"built {e(t['created_at'][:19])} UTC.</p>"]
     out += [f'<div class="{"warn" if t["status"] == "red" else "note"}">{e(r)}</div>' for r in t["reasons"]]
+    if t.get("notes"):  # what the run said when it built the twin (values pooled, bounds collapsed, PII found)
+        out.append("<h3>The run's notes</h3>" + "".join(f'<p class="note">{e(n)}</p>' for n in t["notes"]))
     out += [_columns(t), _privacy(t), _budget(t), _model_card(t)]
     m = t["measures"]
     if m is None:

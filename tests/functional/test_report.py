@@ -135,3 +135,20 @@ def test_report_cli(tmp_path):
     assert "no privacy ledger" in res.output and (tmp_path / "r.json").is_file()
     missing = runner.invoke(app, ["report", "--db", str(tmp_path / "nope.duckdb")])
     assert missing.exit_code == 2 and "not found" in missing.output
+
+
+def test_the_runs_notes_reach_the_report_escaped(tmp_path):
+    """What a run said when it built the twin (here: a column whose rare values the twin writes as
+    "__other__") is in the twin's section of the report, its column name escaped."""
+    import polars as pl
+
+    codes = [f"c{i % 3}" for i in range(2400)] + [f"r{i // 2}" for i in range(600)]
+    people = pl.DataFrame({"<i>code</i>": codes, "age": [18 + i % 60 for i in range(3000)]})
+    db = duckdb_with(tmp_path / "n.duckdb", people=people.to_arrow())
+    dp_synth.synthesize(str(db), "main.people", epsilon=1.0, seed=0, config=FAST)
+    report = build_report(db, tmp_path / "r.html")
+    notes = report["twins"][0]["notes"]
+    assert len(notes) == 1 and "column '<i>code</i>'" in notes[0] and "'__other__'" in notes[0], notes
+    page = (tmp_path / "r.html").read_text()
+    assert "The run's notes" in page
+    assert "<i>code</i>" not in page and "&lt;i&gt;code&lt;/i&gt;" in page and "too rare to release" in page

@@ -224,3 +224,27 @@ def test_a_column_whose_dp_bounds_collapse_to_one_value_is_named_in_a_notice():
     public = dp_synth.fit(df, epsilon=1.0, seed=0, config=FAST, defer_notices=True,
                           spec={"columns": {"loss": {"bounds": [0, 2000]}}})
     assert said(public) == []
+
+
+def test_a_column_whose_rare_values_are_pooled_is_named_in_a_notice():
+    """3,000 rows: 2,400 of 3 common codes, 600 spread over 300 codes of 2 rows each. At ε = 1 the rare
+    codes are not released and the twin writes them as "__other__" (≈ 20 % of rows): the run says so,
+    naming the column and the share; a column of common values only, or with its categories declared
+    (public), gets no such notice."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(0)
+    codes = [f"c{i % 3}" for i in range(2400)] + [f"r{i // 2}" for i in range(600)]
+    df = pl.DataFrame({"code": codes, "plain": rng.choice(["a", "b"], 3000).tolist(),
+                       "age": rng.integers(18, 80, 3000)})
+    said = lambda m: [t for t in m.notices if "too rare to release" in t]  # noqa: E731
+    m = dp_synth.fit(df, epsilon=1.0, seed=0, config=FAST, defer_notices=True)
+    assert len(said(m)) == 1 and "column 'code'" in said(m)[0] and "'__other__'" in said(m)[0], m.notices
+    share = int(said(m)[0].split("about ")[1].split(" %")[0])
+    assert 12 <= share <= 28, said(m)  # 20 % of rows, by noisy counts
+    twin = m.sample(3000, seed=1)
+    assert 0.1 < (twin["code"] == "__other__").mean() < 0.3  # what the notice describes
+    public = dp_synth.fit(df, epsilon=1.0, seed=0, config=FAST, defer_notices=True,
+                          spec={"columns": {"code": {"categories": sorted(set(codes))}}})
+    assert said(public) == [] and "__other__" not in set(public.sample(3000, seed=1)["code"].to_list())
