@@ -26,7 +26,8 @@ from .models.calibrate import rake_marginals
 from .privacy import Measurement, PrivacyStatement, calibrate_profile_rho, calibrate_sgd_sigma
 from .marginals import all_pairs, code_noise, measure_tree, pooled_marginals, reweighted
 from .pairs import measure_extra_pairs, reweight
-from .profile import OTHER, CategoricalProfile, NoisyCounter, NumericProfile, measure_profile, smallness
+from .notices import profile_notices
+from .profile import NoisyCounter, measure_profile, smallness
 from .source import ArrowSource, TrainingSource
 from .spec import Kind, TableSpec, load_spec_overrides
 from .training import TrainingConfig, plan_steps, pretrain, scope_for, train_dp
@@ -157,45 +158,6 @@ def _check_size(n_noisy: float, exact_empty: bool, t: str, min_rows: int) -> Non
 WEAK_TVD = 0.15  # expected 1-way TVD above which a run says the twin will be mostly noise
 
 
-def _collapsed_bounds(tspec: TableSpec, profile, table: str, eps: float) -> list[str]:
-    """A notice per non-float column whose DP bounds hold a single value: its twin column is constant,
-    and a column with rare other values (capital loss at ε = 0.5: 5 % of rows) loses them. Reads DP
-    outputs only (the released bounds)."""
-    declared = {c.name for c in tspec.columns if c.bounds is not None}
-    return [f"table {table!r}: column {c.name!r}: its DP bounds hold one value ({c.lower:g}), so the twin's "
-            f"column is constant; other values, if the column has them, were too rare to measure at ε={eps:g}. "
-            "Declare public bounds for it in the spec (they cost nothing) or raise ε"
-            for c in profile.columns if isinstance(c, NumericProfile) and c.name not in declared
-            and c.kind is not Kind.FLOAT and c.upper - c.lower <= 1]
-
-
-POOLED_NOTICE = 0.05  # share of a column's rows (by its DP counts) written as OTHER above which a run says so
-
-
-def _pooled_categories(profile, table: str, eps: float) -> list[str]:
-    """A notice per categorical column whose values too rare to release hold at least POOLED_NOTICE of its
-    rows (their pooled noisy mass): the twin writes them as OTHER, a value the real column may not have
-    (200,000 rows of 4,913 Zipf-distributed zip codes at ε = 1: 20 % of the twin's rows). Reads DP outputs
-    only (the released categories' noisy masses).
-
-    >>> from types import SimpleNamespace as N
-    >>> zips = CategoricalProfile("zip", Kind.CATEGORICAL, ("1", "2", OTHER), (600.0, 200.0, 200.0), 0.0)
-    >>> [t[:52] for t in _pooled_categories(N(columns=(zips,)), "main.t", 1.0)]
-    ["table 'main.t': column 'zip': about 20 % of its rows"]
-    """
-    out = []
-    for c in profile.columns:
-        if not isinstance(c, CategoricalProfile) or OTHER not in c.categories:
-            continue
-        total = sum(c.mass) + c.null_mass
-        share = c.mass[c.categories.index(OTHER)] / total if total > 0 else 0.0
-        if share >= POOLED_NOTICE:
-            out.append(f"table {table!r}: column {c.name!r}: about {100 * share:.0f} % of its rows hold values too "
-                       f"rare to release at ε={eps:g}; the twin writes them as {OTHER!r}. Declare the column's "
-                       "categories in the spec (a public list costs nothing and keeps every value listed) or raise ε")
-    return out
-
-
 def _expected_error(profile, measurements) -> float:
     """Mean over columns of the 1-way TVD the profile's histogram noise alone implies (DP outputs
     and public noise scales only): ½·k·σ·√(2/π) / n̂ for a histogram of k cells."""
@@ -272,8 +234,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
             "mostly noise. Raise ε, declare public bounds/categories (they cost nothing), or add rows",
             UserWarning, __file__, 0))
     notices.extend(warnings.WarningMessage(text, UserWarning, __file__, 0)
-                   for text in [*_collapsed_bounds(tspec, profile, table_name, eps),
-                                *_pooled_categories(profile, table_name, eps)])
+                   for text in profile_notices(tspec, profile, table_name, eps))
     if not tspec.learned:
         raise InputError(f"table {table_name!r}: every column is key/pii/ignore after PII detection; "
                          "nothing is left to learn. Declare a column {'role': 'learn'}")
