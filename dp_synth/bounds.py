@@ -23,6 +23,10 @@ WINDOW_Z = 5.3  # noise multiple a lone cell or window of cells away from the su
 NEIGHBOUR_Z = 1.5  # noise multiple the octave next to a support must clear to join it (0: off)
 ZERO_TAIL_Z = 4.5  # noise multiple (σ√m) a window beside a support of the zero atom alone must clear
 ZERO_REACH = 16  # a one-signed support whose inner bound is ≤ 1/ZERO_REACH of its outer one reaches 0 (0: off)
+REFINE_AGAIN = 32  # dates and timestamps of many rows: cells of a second refinement over the first's support.
+# One refinement's cell is 1/32 of an octave: 512 days for dates of 2012–2015, 407 days for microsecond
+# timestamps of 2024, and the bounds of a year of 50,000 events were 2023-07 … 2025-09, the twin drawing
+# 1.6 % of its rows outside the year; each refinement on half the budget, the cells are 13 days
 
 
 def pow2_top(arrow_type) -> int:
@@ -99,7 +103,12 @@ def dp_bounds_with_octaves(counts: Counts, counter: NoisyCounter, rho: float, c:
     if c.kind is Kind.FLOAT:  # integers: their octaves near 0 are single values, which the neighbours rule takes
         lo, hi = _reach_zero(lo, hi)
     # all data in one octave far from 0 (dates, years, timestamps), or dates in two: refine, if there is signal
-    if refine:
+    if refine and dated and refine >= 32:  # many rows: the refined support is refined again (REFINE_AGAIN)
+        lo, hi = _refine_bounds(counts, counter, rho / 2, c, lo, hi, cells=refine, grow=False)
+        step = (hi - lo) / REFINE_AGAIN  # and keeps one cell of margin: its edge cells hold few rows
+        a, z = _refine_bounds(counts, counter, rho / 2, c, lo, hi, cells=REFINE_AGAIN, grow=True)
+        lo, hi = max(lo, a - step), min(hi, z + step)
+    elif refine:
         lo, hi = _refine_bounds(counts, counter, rho, c, lo, hi, cells=refine, grow=not dated)
     if c.kind is not Kind.FLOAT:
         lo, hi = math.floor(lo), math.ceil(hi)
