@@ -1,7 +1,8 @@
 """DP bounds of numeric columns: a histogram over signed powers of two, then a refinement in equal cells
 for data in one octave far from 0 (dates and timestamps: also two; 32 cells per octave, 8 for small
-tables) or else a second measurement of the same histogram, read off as the support of the noisy
-counts. Post-processing of discrete Gaussian count vectors only; values outside the bounds are clamped.
+tables; dates and timestamps of many rows: a second refinement in 32 cells over the first's support, the
+budget split between the two) or else a second measurement of the same histogram, read off as the support
+of the noisy counts. Post-processing of discrete Gaussian count vectors only; values outside the bounds are clamped.
 """
 
 from __future__ import annotations
