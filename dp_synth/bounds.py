@@ -24,10 +24,8 @@ WINDOW_Z = 5.3  # noise multiple a lone cell or window of cells away from the su
 NEIGHBOUR_Z = 1.5  # noise multiple the octave next to a support must clear to join it (0: off)
 ZERO_TAIL_Z = 4.5  # noise multiple (σ√m) a window beside a support of the zero atom alone must clear
 ZERO_REACH = 16  # a one-signed support whose inner bound is ≤ 1/ZERO_REACH of its outer one reaches 0 (0: off)
-REFINE_AGAIN = 32  # dates and timestamps of many rows: cells of a second refinement over the first's support.
-# One refinement's cell is 1/32 of an octave: 512 days for dates of 2012–2015, 407 days for microsecond
-# timestamps of 2024, and the bounds of a year of 50,000 events were 2023-07 … 2025-09, the twin drawing
-# 1.6 % of its rows outside the year; each refinement on half the budget, the cells are 13 days
+REFINE_AGAIN = 32  # dates/timestamps of many rows: a second refinement's cells (one was 1/32 octave: 407 days
+# for 2024's microseconds; a year of events got bounds 2023-07 … 2025-09, 1.6 % of twin rows outside the year)
 
 
 def pow2_top(arrow_type) -> int:
@@ -131,8 +129,7 @@ def _whole(noisy: np.ndarray, zero: int) -> np.ndarray:
     """The buckets a whole-number column can fill: the buckets of magnitudes under 1 (between −1 and 0 and
     between 0 and 1) dropped, so the zero atom sits beside ±[1, 2). They hold no value of an integer, date
     or timestamp column (its type is public), only noise; kept, the support rules saw [1, 2) and 0 twenty
-    buckets apart, and a 0/1 column of 455 rows (σ ≈ 60) lost one of its two values on 10 of 12 seeds.
-    Post-processing.
+    buckets apart: a 0/1 column of 455 rows (σ ≈ 60) lost one of its values on 10 of 12 seeds. Post-processing.
 
     >>> f = -POW2_MIN
     >>> _whole(np.arange(2 * (f + 2) + 1.0), f + 2).tolist()  # zero at f + 2: −2, −1 | 0 | 1, 2 kept
@@ -144,14 +141,12 @@ def _whole(noisy: np.ndarray, zero: int) -> np.ndarray:
 
 def _every(i: int, zero: int) -> int:
     """:func:`_whole`'s bucket ``i`` (its zero at ``zero``) as an index of every bucket."""
-    f = -POW2_MIN
-    return i if i < zero else i + f if i == zero else i + 2 * f
+    return i if i < zero else i - POW2_MIN if i == zero else i - 2 * POW2_MIN
 
 
 def _unwhole(values: np.ndarray, zero: int) -> np.ndarray:
     """:func:`_whole`'s buckets (zero at ``zero``) back in every bucket, the dropped ones 0."""
-    f = -POW2_MIN
-    out = np.zeros(len(values) + 2 * f)
+    out = np.zeros(len(values) - 2 * POW2_MIN)
     out[[_every(i, zero) for i in range(len(values))]] = values
     return out
 
