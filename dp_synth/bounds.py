@@ -146,9 +146,8 @@ def _every(i: int, zero: int) -> int:
 
 def _unwhole(values: np.ndarray, zero: int) -> np.ndarray:
     """:func:`_whole`'s buckets (zero at ``zero``) back in every bucket, the dropped ones 0."""
-    out = np.zeros(len(values) - 2 * POW2_MIN)
-    out[[_every(i, zero) for i in range(len(values))]] = values
-    return out
+    f = -POW2_MIN
+    return np.concatenate([values[:zero], np.zeros(f), values[zero:zero + 1], np.zeros(f), values[zero + 1:]])
 
 
 def _zero_tails(noisy: np.ndarray, sigma: float, first: int, last: int, zero: int) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .errors import DPSynthError
+from .io.ledger import json_list
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Differentially private synthetic twins of warehouse tables.")
@@ -114,19 +115,14 @@ def _run(**kwargs):
         _fail(str(e))
 
 
-def _json_list(value) -> list:
-    """A ledger list column as a list: DuckDB's ledger keeps JSON text, Spark's may hand back a list."""
-    return json.loads(value) if isinstance(value, str) else list(value or [])
-
-
 def _statement(result) -> None:
     row = result.ledger_row
     verb = "reused existing twin (no new spend)" if result.reused else "wrote"
     out.print(f"[green]{verb}[/] {result.twin} ({result.rows} rows) from {result.source}")
     out.print(escape(f"privacy: (ε={row['epsilon']:.3f}, δ={row['delta']:.1e}) [profile ε={row['epsilon_profile']:.3f}, "
                      f"training ε={row['epsilon_training']:.3f}; composed in RDP; mechanisms: "
-                     f"{', '.join(_json_list(row['mechanisms']))}]"))
-    for note in ([] if result.reused else _json_list(row.get("notes"))):
+                     f"{', '.join(json_list(row['mechanisms']))}]"))
+    for note in ([] if result.reused else json_list(row.get("notes"))):
         out.print(escape(f"note:    {note}"))
     if result.model_path:
         out.print(f"model:   {result.model_path}")

@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import BudgetExceededError, DPSynthError
 
 __all__ = ["LEDGER_TABLE", "LOCK_TABLE", "LEDGER_COLUMNS", "Ledger", "LedgerError", "settings_hash",
-           "check_cap_value", "validate_rows", "encode_row"]
+           "check_cap_value", "validate_rows", "encode_row", "json_list"]
 
 LEDGER_TABLE = "dp_synth_ledger"
 LOCK_TABLE = "dp_synth_ledger_lock"
@@ -50,6 +50,16 @@ LEDGER_COLUMNS: dict[str, str] = {
 
 class LedgerError(DPSynthError):
     """A ledger row is not a valid spend; nothing is granted on its basis."""
+
+
+def json_list(value: Any) -> list:
+    """A ledger list column (mechanisms, notes) as a list: DuckDB's ledger keeps JSON text, Spark's may hand
+    back a list; a row from before the column: empty.
+
+    >>> json_list('["a", "b"]'), json_list(["a"]), json_list(None)
+    (['a', 'b'], ['a'], [])
+    """
+    return json.loads(value) if isinstance(value, str) else list(value or [])
 
 
 def settings_hash(**settings: Any) -> str:

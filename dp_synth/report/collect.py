@@ -25,6 +25,7 @@ from ..evaluate.utility import _as_float
 from ..engines import Engine
 from ..counts import numeric_values
 from ..spec import Kind
+from ..io.ledger import json_list
 from ..io.relation import Relation
 
 __all__ = ["collect", "STATUS"]
@@ -218,7 +219,7 @@ def _twin_section(eng: Engine, twin_name: str, runs: list[dict], source_runs: li
                     ("run_id", "created_at", "twin", "epsilon", "delta", "budget_cap", "invoked_by", "dbt_model",
                      "twin_rows", "package_version")} for r in source_runs],
         "model_card": card, "validation": validation, "measures": None, "figures": None,
-        "notes": _notes(latest.get("notes")),
+        "notes": [str(n) for n in json_list(latest.get("notes"))],  # what the run said when it built the twin
     }
     if section["exists"] and section["source_exists"]:
         try:
@@ -229,12 +230,6 @@ def _twin_section(eng: Engine, twin_name: str, runs: list[dict], source_runs: li
             section["measures"] = {"unavailable": str(e)}
     section["status"], section["reasons"] = _status(section)
     return section
-
-
-def _notes(value) -> list[str]:
-    """The run's notices (values pooled as OTHER, collapsed bounds, PII found, a small ε) from its ledger
-    row: DuckDB keeps JSON text, Spark may hand back a list; ledgers from before the column: none."""
-    return [str(n) for n in (json.loads(value) if isinstance(value, str) else list(value or []))]
 
 
 def _orphans(eng: Engine, known: set[str]) -> list[str]:
