@@ -15,14 +15,12 @@ import pyarrow as pa
 
 from .counts import POW2_MIN, Counts, Equal, Pow2
 from .privacy.noise import NoisyCounter
+from .support import NOISE_MAX_P, clear, combine, extent, found_support, grow_run, neighbours, support, thick, widen
 from .spec import ColumnSpec, Kind, type_range
 
 __all__ = ["dp_bounds", "dp_bounds_with_octaves", "Octaves", "pow2_top", "POW2_MIN", "POW2_MAX"]
 
 POW2_MAX = 62  # largest magnitude of the bounds histogram (wider for wide types)
-WINDOW_Z = 5.3  # noise multiple a lone cell or window of cells away from the support must clear
-NEIGHBOUR_Z = 1.5  # noise multiple the octave next to a support must clear to join it (0: off)
-ZERO_TAIL_Z = 4.5  # noise multiple (σ√m) a window beside a support of the zero atom alone must clear
 ZERO_REACH = 16  # a one-signed support whose inner bound is ≤ 1/ZERO_REACH of its outer one reaches 0 (0: off)
 REFINE_AGAIN = 32  # dates/timestamps of many rows: a second refinement's cells (one was 1/32 octave: 407 days
 # for 2024's microseconds; a year of events got bounds 2023-07 … 2025-09, 1.6 % of twin rows outside the year)
@@ -54,6 +52,7 @@ class Octaves:
     half: int
     mass: tuple[float, ...]
     sigma: float = 0.0
+    found: bool = True  # False: no bucket stood out from the noise, and the bounds are a placeholder
 
 
 def dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, arrow_type=None) -> tuple[float, float]:
@@ -62,7 +61,8 @@ def dp_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, 
 
 
 def dp_bounds_with_octaves(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec,
-                           arrow_type=None) -> tuple[float, float, Octaves]:
+                           arrow_type=None, noise_p: float = NOISE_MAX_P) -> tuple[float, float, Octaves]:
+    """:func:`dp_bounds` and the octaves it read; ``noise_p``: :func:`~dp_synth.support.pooled_support`'s."""
     top = pow2_top(arrow_type) if arrow_type is not None else POW2_MAX
     binning = Pow2(top)
     k = binning.half
@@ -71,30 +71,32 @@ def dp_bounds_with_octaves(counts: Counts, counter: NoisyCounter, rho: float, c:
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds (powers of two)")
     whole = c.kind is not Kind.FLOAT  # whole numbers: read with the zero atom and ±[1, 2) side by side
     noisy, k = (_whole(noisy, k), k + POW2_MIN) if whole else (noisy, k)
-    first, last = _zero_tails(noisy, sigma, *_pooled_support(noisy, sigma), k)
+    first, last, found = found_support(noisy, sigma, k, noise_p)
     dated = c.kind in (Kind.DATE, Kind.TIMESTAMP)
     if dated:
         first, last = _date_neighbour(noisy, sigma, first, last, k)
     refine = _refinable(noisy, sigma, first, last, k, c.kind)
     if not dated:  # a refinement (its cells per octave kept) trims the neighbours again if they are empty
-        grown = _neighbours(noisy, sigma, first, last)
+        grown = neighbours(noisy, sigma, first, last)
         refine = refine // (last - first + 1) * (grown[1] - grown[0] + 1)
         first, last = grown
     if not refine:  # no refinement: the second half measures the same buckets again (nothing is left unspent)
         again, sigma2 = counter.counts(true, rho, f"{c.name}: bounds (powers of two, second measurement)")
-        noisy, sigma = _combine(noisy, sigma, _whole(again, binning.half) if whole else again, sigma2)
-        first, last = _zero_tails(noisy, sigma, *_pooled_support(noisy, sigma), k)
-        if not dated:
-            first, last = _neighbours(noisy, sigma, first, last)
+        noisy, sigma = combine(noisy, sigma, _whole(again, binning.half) if whole else again, sigma2)
+        first, last, found = found_support(noisy, sigma, k, noise_p)
+        if not dated and found:
+            first, last = neighbours(noisy, sigma, first, last)
+    if not found:  # nothing told from the noise: the zero bucket, a placeholder ([0, 1]; notices.py says so)
+        first = last = k
     # a sign whose whole side of the histogram holds no clear mass is noise: counts and amounts whose
     # data are ≥ 0 never get a negative lower bound (and vice versa) because of one noisy bucket
     # (a side is clear when some window of its cells clears 4.5σ√m; an unclear side is dropped when the
     # other side is clear or absent — when neither side is clear, the pooled search found thin data: kept)
-    neg_unclear = first < k and not _clear(noisy[first:k], sigma)
-    pos_unclear = last > k and not _clear(noisy[k + 1:last + 1], sigma)
-    if neg_unclear and not pos_unclear:
+    neg_unclear = first < k and not clear(noisy[first:k], sigma)
+    pos_unclear = last > k and not clear(noisy[k + 1:last + 1], sigma)
+    if neg_unclear and not pos_unclear and last >= k:
         first = k
-    elif pos_unclear and not neg_unclear:
+    elif pos_unclear and not neg_unclear and first <= k:
         last = k
     inside = np.zeros(len(noisy))
     inside[first:last + 1] = np.clip(noisy[first:last + 1], 0, None)
@@ -102,7 +104,7 @@ def dp_bounds_with_octaves(counts: Counts, counter: NoisyCounter, rho: float, c:
         first, last, inside, k = _every(first, k), _every(last, k), _unwhole(inside, k), binning.half
     lo = bucket_edges(first - k)[0]
     hi = bucket_edges(last - k)[1]
-    octaves = Octaves(k, tuple(inside.tolist()), float(np.max(sigma)))
+    octaves = Octaves(k, tuple(inside.tolist()), float(np.max(sigma)), found)
     if c.kind is Kind.FLOAT:  # integers: their octaves near 0 are single values, which the neighbours rule takes
         lo, hi = _reach_zero(lo, hi)
     # all data in one octave far from 0 (dates, years, timestamps), or dates in two: refine, if there is signal
@@ -150,30 +152,6 @@ def _unwhole(values: np.ndarray, zero: int) -> np.ndarray:
     return np.concatenate([values[:zero], np.zeros(f), values[zero:zero + 1], np.zeros(f), values[zero + 1:]])
 
 
-def _zero_tails(noisy: np.ndarray, sigma: float, first: int, last: int, zero: int) -> tuple[int, int]:
-    """A support of the zero atom alone, grown on each side to the outermost window of 4, 6 or 8 octaves
-    whose noisy sum clears ZERO_TAIL_Z·σ√m: the one family of windows a zero-inflated column is tested
-    with again, below :func:`_widen`'s 5.3σ√m (set for every window of every column). seattle_weather's
-    450 wet days over the 8 octaves 0.25 … 64 mm (σ ≈ 26) missed 5.3σ√8 on 8 of 20 splits, and the
-    bounds were [0, 1] mm. Post-processing.
-
-    >>> noisy = np.zeros(41); noisy[20] = 520.0; noisy[30:38] = 50.0  # 400 rows in octaves 30 … 37, σ = 26
-    >>> _zero_tails(noisy, 26.0, 20, 20, 20)  # an 8-window with one empty octave still clears, as in _widen
-    (20, 38)
-    """
-    if not first == last == zero:
-        return first, last
-    for m in (4, 6, 8):
-        s = ZERO_TAIL_Z * sigma * math.sqrt(m)
-        hit = np.flatnonzero(_window_sums(noisy[zero + 1:], m) > s)
-        if hit.size:
-            last = max(last, zero + int(hit.max()) + m)
-        hit = np.flatnonzero(_window_sums(noisy[:zero], m) > s)
-        if hit.size:
-            first = min(first, int(hit.min()))
-    return first, last
-
-
 def _refinable(noisy: np.ndarray, sigma: float, first: int, last: int, zero: int, kind: Kind) -> int:
     """Cells of the refinement worth measuring over the support (0: none). The support must lie on one
     side of 0 in one octave — or, for dates and timestamps (whose zero is arbitrary), in two neighbouring
@@ -206,24 +184,6 @@ def _date_neighbour(noisy: np.ndarray, sigma: float, first: int, last: int, zero
     return min(first, best), max(last, best)
 
 
-def _neighbours(noisy: np.ndarray, sigma: float, first: int, last: int) -> tuple[int, int]:
-    """The support grown by the octave next to it on each side whose noisy count clears NEIGHBOUR_Z·σ
-    (one octave per side at most: a false step doubles that side's width, no more). The support's own
-    rule (3σ per octave) clamped seattle_weather's windiest quarter of days to 4 m/s (wind's 234 rows
-    of [4, 8) at σ = 64, ε = 1) in about 1 profile of 4. Post-processing.
-
-    >>> _neighbours(np.array([0.0, 10, 120, 900, 200, 30]), 60.0, 3, 3)
-    (2, 4)
-    """
-    if NEIGHBOUR_Z <= 0:
-        return first, last
-    if first > 0 and noisy[first - 1] > NEIGHBOUR_Z * sigma:
-        first -= 1
-    if last < len(noisy) - 1 and noisy[last + 1] > NEIGHBOUR_Z * sigma:
-        last += 1
-    return first, last
-
-
 def _reach_zero(lo: float, hi: float) -> tuple[float, float]:
     """Bounds on one side of 0 whose inner edge is at most 1/ZERO_REACH of the outer one are taken to 0:
     the range grows by at most 1/(ZERO_REACH − 1), and the thin data between 0 and the support — each
@@ -246,153 +206,29 @@ def _reach_zero(lo: float, hi: float) -> tuple[float, float]:
     return lo, hi
 
 
-def _support(noisy: np.ndarray, sigma: float, extend: float) -> tuple[int, int]:
-    """First and last cell holding data, from a noisy histogram over ordered cells.
-
-    The contiguous run around the fullest cell, grown while the next cell clears ``extend``·σ,
-    joined with the outermost cells that clear WINDOW_Z·σ, so that gaps in real data (zero-inflated
-    amounts) are bridged. An empty cell clears 5.3σ w.p. 6·10⁻⁸, ≈ 10⁻⁵ over a column's 169 cells; at
-    the 4.5σ used before, 3·10⁻⁶ per cell gave 2 of 300 Adult fits a bound of 2⁴⁷ or −2³³ (secure
-    sampler, ε = 0.5: that column's twin is then one fine cell of noise).
-    """
-    top = int(np.argmax(noisy))
-    a, z = _grow(noisy, sigma, top, top, z_score=extend)
-    strong = np.flatnonzero(noisy > WINDOW_Z * sigma)
-    if strong.size:
-        a, z = min(a, int(strong.min())), max(z, int(strong.max()))
-    return a, z
-
-
-def _combine(a: np.ndarray, sa: float, b: np.ndarray, sb: float) -> tuple[np.ndarray, float]:
-    """Inverse-variance mean of two independent noisy measurements of the same counts, and its σ
-    (two Gaussian releases of ρ₁ and ρ₂ are worth one of ρ₁ + ρ₂). Post-processing.
-
-    >>> _combine(np.array([10.0]), 2.0, np.array([20.0]), 2.0)
-    (array([15.]), 1.414...)
-    """
-    wa, wb = 1.0 / np.square(sa), 1.0 / np.square(sb)  # scales may be arrays (one per count) or floats
-    s = 1.0 / np.sqrt(wa + wb)
-    return (wa * np.asarray(a, float) + wb * np.asarray(b, float)) / (wa + wb), float(s) if np.ndim(s) == 0 else s
-
-
-def _pooled_support(noisy: np.ndarray, sigma: float) -> tuple[int, int]:
-    """:func:`_support` on the finest pooling of neighbouring cells (1, 2, 4, … cells summed) whose
-    fullest pool clears 4.5σ√m: data spread thinly over many octaves (few rows, small ε) is found
-    from pooled counts instead of being mistaken for the single noisiest cell. Then, beyond that
-    support on either side, windows of 2 to 8 cells whose sum clears 5.3σ√m widen it: the tail of a
-    zero-inflated amount (capital gains: 8 % of rows over ten octaves beside an atom at 0) is mass
-    no single octave shows. Post-processing only."""
-    for m in (1, 2, 4, 8, 16, 32):
-        pad = (-len(noisy)) % m
-        pooled = np.concatenate([noisy, np.zeros(pad)]).reshape(-1, m).sum(axis=1)
-        s = sigma * math.sqrt(m)
-        if pooled.max() > 4.5 * s:
-            a, z = _support(pooled, s, extend=3.0)
-            a, z = a * m, min(len(noisy) - 1, (z + 1) * m - 1)
-            break
-    else:
-        a, z = _support(noisy, sigma, extend=3.0)
-    return _widen(noisy, sigma, a, z)
-
-
-def _window_sums(cells: np.ndarray, m: int) -> np.ndarray:
-    """Sums of every m neighbouring cells: entry j is cells j … j+m−1 (empty when fewer than m cells)."""
-    return np.convolve(cells, np.ones(m), mode="valid") if len(cells) >= m else np.empty(0)
-
-
-def _clear(cells: np.ndarray, sigma: float) -> bool:
-    """Whether some window of m ∈ {1, 2, 3, 4, 6, 8} neighbouring cells has a noisy sum above 4.5σ√m."""
-    return any(np.any(_window_sums(cells, m) > 4.5 * sigma * math.sqrt(m)) for m in (1, 2, 3, 4, 6, 8))
-
-
-def _widen(noisy: np.ndarray, sigma: float, a: int, z: int) -> tuple[int, int]:
-    """Grow [a, z] to the outermost window of m ∈ {2, 3, 4, 6, 8} neighbouring cells past it whose noisy
-    sum clears WINDOW_Z·σ√m. The threshold is set for the whole family: ≈ 230 independent windows per
-    column (overlapping windows of a size are correlated), each cleared by pure noise w.p. 6·10⁻⁸ at
-    5.3σ, so one column's bounds jump to a far, empty octave w.p. ≈ 1.4·10⁻⁵ (at 4.5σ, ≈ 10⁻³: 2 of 150
-    Adult fits got a bound of 2⁵⁷ or −2³⁶).
-
-    >>> noisy = np.zeros(40); noisy[20] = 5000.0; noisy[24:27] = 100.0   # 300 rows over 3 cells, σ = 20
-    >>> _widen(noisy, 20.0, 20, 20)
-    (20, 26)
-    """
-    for m in (2, 3, 4, 6, 8):
-        s = WINDOW_Z * sigma * math.sqrt(m)
-        hit = np.flatnonzero(_window_sums(noisy[z + 1:], m) > s)  # window j: cells z+1+j … z+j+m
-        if hit.size:
-            z = z + int(hit.max()) + m
-        hit = np.flatnonzero(_window_sums(noisy[:a], m) > s)  # window j: cells j … j+m−1
-        if hit.size:
-            a = int(hit.min())
-    return a, z
-
-
 def _refine_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, lo: float, hi: float,
                    cells: int = 32, grow: bool = True) -> tuple[float, float]:
     """Trim power-of-two bounds to the outermost of ``cells`` equal cells with a clear noisy count:
     values far from 0 (dates, timestamps, years) otherwise get bounds decades too wide. ``grow``: then
-    :func:`_grow` (not for dates: a false step there is a year or more beside a support of a few cells)."""
+    :func:`grow_run` (not for dates: a false step there is a year or more beside a support of a few cells)."""
     if lo < 0 < hi:
         return lo, hi
     binning = Equal(lo, hi, cells)
     edges = binning.edges
     true = counts.histogram(c.name, c.kind, binning)
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds refinement ({cells} cells)")
-    a, z = _widen(noisy, sigma, *_support(noisy, sigma, extend=3.0))
+    a, z = widen(noisy, sigma, *support(noisy, sigma, extend=3.0))
     # thin data beside the support (few rows per cell): trimming would clamp those rows. When the cells
     # outside hold clear mass — above a tenth of the support's *and* above 2σ√m for their m cells (the
     # noise of empty cells alone, σ√14 ≈ 240 rows beside seattle's 935 at ε = 1, otherwise passed for a
     # tenth of the data) — each side grows over the cells next to it whose running sum is clear. Keeping
     # the whole octave instead gave 11 of 300 such profiles 1992…2059 for 2012…2015 (test_bounds.py)
     outside = np.concatenate([noisy[:a], noisy[z + 1:]])
-    if _thick(outside, sigma, float(noisy[a:z + 1].sum())):
-        z += _extent(noisy[z + 1:], sigma)
-        a -= _extent(noisy[:a][::-1], sigma)
+    if thick(outside, sigma, float(noisy[a:z + 1].sum())):
+        z += extent(noisy[z + 1:], sigma)
+        a -= extent(noisy[:a][::-1], sigma)
     if grow:
-        a, z = _grow(noisy, sigma, a, z)
+        a, z = grow_run(noisy, sigma, a, z)
     return float(edges[a]), float(edges[z + 1])
-
-
-def _grow(noisy: np.ndarray, sigma: float, a: int, z: int, *, z_score: float = NEIGHBOUR_Z) -> tuple[int, int]:
-    """A support grown over each next cell whose noisy count clears ``z_score``·σ (:func:`_support`'s
-    contiguous run, at its ``extend``). For a refined support, NEIGHBOUR_Z: trimming a cell
-    of data clamps its rows, keeping an empty one widens the bounds by one cell. 1,000 normal(50, 10)
-    values (8 cells per octave, σ ≈ 30) lost the cell [32, 38) of 84 rows (noisy 59, under the support's
-    3σ), and the bounds clamped more than 10 % of the rows on 15 of 30 seeds (10 after). Post-processing.
-
-    >>> _grow(np.array([0.0, 59, 150, 180, 40, 20]), 34.0, 2, 3)
-    (1, 3)
-    """
-    while a > 0 and noisy[a - 1] > z_score * sigma:
-        a -= 1
-    while z < len(noisy) - 1 and noisy[z + 1] > z_score * sigma:
-        z += 1
-    return a, z
-
-
-def _extent(cells: np.ndarray, sigma: float) -> int:
-    """How many of ``cells`` (ordered outward from a support) hold the thin data beside it: the largest w
-    whose first w cells' noisy sum clears 2σ√w (0: none) — past the data while its mass still clears
-    the noise of the empty cells after it, never past the octave. Post-processing.
-
-    >>> _extent(np.array([250.0, 0, 0, 0, 0, 0]), 60.0), _extent(np.array([-40.0, 30, -20, 10]), 60.0)
-    (4, 0)
-    """
-    if cells.size == 0:
-        return 0
-    ok = np.flatnonzero(np.cumsum(cells) > 2.0 * sigma * np.sqrt(np.arange(1, cells.size + 1)))
-    return int(ok.max()) + 1 if ok.size else 0
-
-
-def _thick(cells: np.ndarray, sigma: float, inside: float) -> bool:
-    """Whether cells beside a support hold mass that trimming them would clamp: more than a tenth of
-    the support's and more than their noise makes but rarely (2σ√m: empty cells pass w.p. 2.3 %; passed
-    by mistake, only the sides' running sums limit the bounds, failed by mistake it clamps rows).
-
-    >>> _thick(np.full(14, 20.0), 60.0, 900.0), _thick(np.full(14, 40.0), 60.0, 900.0)
-    (False, True)
-    """
-    total = float(cells.sum())
-    return cells.size > 0 and total > 0.1 * inside and total > 2.0 * sigma * math.sqrt(cells.size)
 
 

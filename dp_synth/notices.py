@@ -16,8 +16,27 @@ __all__ = ["profile_notices", "POOLED_NOTICE", "ROW_NUMBER_SPAN", "ROW_NUMBER_EV
 
 def profile_notices(tspec: TableSpec, profile, table: str, eps: float) -> list[str]:
     """Every notice the released profile of ``table`` (spec ``tspec``, run at ``eps``) calls for."""
-    return [*_collapsed_bounds(tspec, profile, table, eps), *_pooled_categories(profile, table, eps),
-            *_row_numbers(profile, table)]
+    return [*_unfound(profile, table, eps), *_collapsed_bounds(tspec, profile, table, eps),
+            *_pooled_categories(profile, table, eps), *_row_numbers(profile, table)]
+
+
+def _unfound(profile, table: str, eps: float) -> list[str]:
+    """One notice naming the numeric columns none of whose values stood out from their bounds' noise: their
+    twin columns hold placeholder values in [0, 1] (96 rows of 23 columns at ε = 1 gave such columns bounds
+    like −5.8·10¹⁷ before). Reads DP outputs only.
+
+    >>> from types import SimpleNamespace as N
+    >>> x = NumericProfile("x", Kind.INTEGER, 0, 1, (0,), (1,), (0.0,), (0, 1), 0.0, found=False)
+    >>> [t[:64] for t in _unfound(N(columns=(x,)), "main.t", 1.0)]
+    ["table 'main.t': column 'x': no value stood out from the noise at"]
+    """
+    names = [c.name for c in profile.columns if isinstance(c, NumericProfile) and not c.found]
+    if not names:
+        return []
+    which = f"column {names[0]!r}" if len(names) == 1 else "columns " + ", ".join(map(repr, names))
+    return [f"table {table!r}: {which}: no value stood out from the noise at ε={eps:g}, so the DP bounds are "
+            "unknown and the twin holds placeholder values in [0, 1] there, not the column's. Declare public "
+            "bounds in the spec (they cost nothing), raise ε, or add rows"]
 
 
 def _collapsed_bounds(tspec: TableSpec, profile, table: str, eps: float) -> list[str]:
@@ -29,7 +48,7 @@ def _collapsed_bounds(tspec: TableSpec, profile, table: str, eps: float) -> list
             f"column is constant; other values, if the column has them, were too rare to measure at ε={eps:g}. "
             "Declare public bounds for it in the spec (they cost nothing) or raise ε"
             for c in profile.columns if isinstance(c, NumericProfile) and c.name not in declared
-            and c.kind is not Kind.FLOAT and c.upper - c.lower <= 1]
+            and c.kind is not Kind.FLOAT and c.upper - c.lower <= 1 and c.found]
 
 
 POOLED_NOTICE = 0.05  # share of a column's rows (by its DP counts) written as OTHER above which a run says so

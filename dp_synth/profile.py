@@ -23,14 +23,15 @@ accounted as zCDP (ρ = 1/(2σ²)) in :mod:`dp_synth.privacy`:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 import numpy as np
 import polars as pl
 
 from .errors import InputError
-from .bounds import _combine, dp_bounds_with_octaves, pow2_top
+from .bounds import dp_bounds_with_octaves, pow2_top
+from .support import NOISE_MAX_P, combine
 from .cells import fine_binning
 from .domains import VOCABULARIES, Vocabulary, public_values, vocabulary_of
 from .counts import Counts, Distinct, Fine, Hist, NonFinite, Pow2, Rows, Values, as_counts
@@ -68,6 +69,7 @@ class NumericProfile:
     null_mass: float
     sigma: float = 0.0      # noise scale of a fine cell's count, and of a bin's own count (0: none; public)
     bin_sigma: float = 0.0
+    found: bool = True      # False: no value stood out from the bounds' noise; the bounds are a placeholder
 
     @property
     def n_bins(self) -> int:
@@ -192,11 +194,12 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
     counts.prefetch([*(NonFinite(c.name, c.kind) for c in numeric),
                      *(Hist(c.name, c.kind, Pow2(pow2_top(spec.schema.field(c.name).type))) for c in need_bounds)])
     bounds, octaves = {}, {}
+    noise_p = NOISE_MAX_P / max(1, len(need_bounds))  # a far, empty bucket in any column w.p. ≤ NOISE_MAX_P
     for c in numeric:
         _check_finite(counts, spec.table, c)
         if c.bounds is None:  # the bounds' noisy octaves also place the cells of a wide column (cells.py)
             *found, octaves[c.name] = dp_bounds_with_octaves(counts, counter, unit * weights[("bounds", c.name)], c,
-                                                             spec.schema.field(c.name).type)
+                                                             spec.schema.field(c.name).type, noise_p)
         bounds[c.name] = c.bounds or tuple(found)
     nullable = {c.name: spec.schema.field(c.name).nullable for c in learned}
     binnings = {c.name: fine_binning(c, bounds[c.name], unit, n_noisy, octaves.get(c.name)) for c in numeric}
@@ -205,7 +208,8 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
     profiles = []
     for c in learned:
         if c.kind.is_numeric:
-            profiles.append(_numeric(counts, c, binnings[c.name], counter, unit, nullable[c.name]))
+            p = _numeric(counts, c, binnings[c.name], counter, unit, nullable[c.name])
+            profiles.append(p if c.name not in octaves or octaves[c.name].found else replace(p, found=False))
         else:
             profiles.append(_categorical(counts, c, counter, unit * weights[("hist", c.name)], nullable[c.name],
                                          n_noisy, per_column_delta,
@@ -251,7 +255,7 @@ def _numeric(counts: Counts, c: ColumnSpec, binning: Fine, counter: NoisyCounter
 
 def _null_mass(fine: float, sigma_f: float, coarse: float, sigma_c: float) -> float:
     """The NULL count from both releases (inverse-variance mean), 0 when it is indistinguishable from noise."""
-    est, s = _combine(fine, sigma_f, coarse, sigma_c)
+    est, s = combine(fine, sigma_f, coarse, sigma_c)
     return float(est) if est > CELL_THRESHOLD * s else 0.0
 
 
@@ -274,7 +278,7 @@ def _combine_bins(raw: np.ndarray, sigma_f: float, mass: np.ndarray, starts: lis
     """
     c = np.diff(starts).astype(float)
     fine_sum = np.add.reduceat(np.asarray(raw, float), starts[:-1])
-    target = np.clip(_combine(fine_sum, sigma_f * np.sqrt(c), coarse, sigma_c)[0], 0, None)
+    target = np.clip(combine(fine_sum, sigma_f * np.sqrt(c), coarse, sigma_c)[0], 0, None)
     mass = np.asarray(mass, float)
     have = np.add.reduceat(mass, starts[:-1])
     owner = np.repeat(np.arange(len(c)), c.astype(int))

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from dp_synth import TableSpec
-from dp_synth.bounds import _combine, dp_bounds
+from dp_synth.bounds import dp_bounds
+from dp_synth.support import combine as _combine
 from dp_synth.counts import as_counts
 from dp_synth.privacy.noise import NoisyCounter
 from dp_synth.profile import measure_profile
@@ -146,7 +147,7 @@ def test_a_thin_refinement_keeps_the_octave_instead_of_clamping_to_the_densest_c
 def test_empty_cells_far_from_the_data_almost_never_set_a_bound():
     """The support search's family of lone cells and windows, on 20,000 histograms of pure noise beside
     one atom: a bound jumps to an empty cell in ≤ 2 of them (the 4.5σ rule of before: ≈ 11 expected)."""
-    from dp_synth.bounds import _pooled_support
+    from dp_synth.support import pooled_support as _pooled_support
 
     rng = np.random.default_rng(7)
     jumps = 0
@@ -212,7 +213,7 @@ def test_a_thin_tail_beside_a_zero_atom_is_kept_and_noise_alone_rarely_moves_it(
     octave the wet days missed _widen's 5.3σ√8 on 8 of 20 splits and the bounds were [0, 1] mm (a third of
     the days clamped). The zero atom's own windows (4.5σ√m) keep the tail on most seeds, and move a support
     of pure noise on few of 20,000 draws."""
-    from dp_synth.bounds import _zero_tails
+    from dp_synth.support import zero_tails as _zero_tails
 
     rng = np.random.default_rng(0)
     n = 935
@@ -267,3 +268,32 @@ def test_a_zero_one_integer_column_keeps_both_values():
     x = pl.DataFrame({"t": [0] * 170 + [1] * 285})
     kept = [_bounds(x, 1 / 3600, seed)[0] for seed in range(20)]
     assert sum(lo <= 0 and hi >= 1 for lo, hi in kept) >= 19, kept
+
+
+def _thin_profile(x: np.ndarray, rho: float, seed: int):
+    df = pl.DataFrame({"x": x})
+    spec = TableSpec.from_arrow(df.to_arrow().schema, table="t")
+    return measure_profile(df, spec, rho, 1e-6, np.random.RandomState(seed))[1].columns[0]
+
+
+@pytest.mark.parametrize("case", ["counts", "normal"])
+def test_data_thin_against_the_noise_get_their_octave_or_a_named_placeholder_never_a_far_bucket(case):
+    """96 rows whose octaves barely clear the bounds' noise (ρ = 0.003): counts near 135,000, and normal(0, 1)
+    spread over a dozen octaves. Before, 15 of 30 profiles of the counts had bounds [−1, 0] (a one-signed
+    support below 4.5σ was cut down to nothing) and 21 of 30 of the normal data the fullest of 297 noise
+    buckets (−2·10²⁸ once). Now a profile either overlaps the data within 8× their magnitude or says it
+    found nothing (``found`` False, placeholder bounds [0, 1]); and the counts are still found."""
+    rng = np.random.default_rng(1)
+    x = rng.integers(130_000, 146_000, 96) if case == "counts" else rng.normal(size=96)
+    far = found = 0
+    for seed in range(30):
+        col = _thin_profile(x, 0.003, seed)
+        if not col.found:
+            assert (col.lower, col.upper) == (0.0, 1.0)
+            continue
+        found += 1
+        span = max(x.max() - x.min(), abs(x).max())
+        far += not (col.upper > x.min() and col.lower < x.max() and col.upper - col.lower < 8 * span)
+    assert far <= 2, far
+    if case == "counts":
+        assert found >= 20, found
