@@ -7,6 +7,8 @@ inside the bin by its noisy mass, then a value uniformly inside that cell.
 
 from __future__ import annotations
 
+import math
+
 import uuid
 from dataclasses import dataclass
 
@@ -59,7 +61,8 @@ class Encoder:
             # the range a numeric column's values are drawn in (its cells'): no clamp where the type holds it
             self._ranges = {c.name: (float(min(c.lows)), float(max(c.highs))) for c in self.columns
                             if isinstance(c, NumericProfile) and len(c.lows)}
-        by_name = {col.name: _decode_column(col, codes[:, j], rng, self._cells[j])
+        grains = {c.name: c.grain for c in self.spec.columns if c.grain}
+        by_name = {col.name: _decode_column(col, codes[:, j], rng, self._cells[j], grains.get(col.name))
                    for j, col in enumerate(self.columns)}
         n = codes.shape[0]
         arrays = []
@@ -96,14 +99,37 @@ def _encode_column(col, values: pl.Series) -> np.ndarray:
     return np.where(null, 0, code).astype(np.int64)
 
 
-def _decode_column(col, codes: np.ndarray, rng: np.random.Generator, cells=None) -> pa.Array:
+def _decode_column(col, codes: np.ndarray, rng: np.random.Generator, cells=None, grain: float | None = None) -> pa.Array:
     offset = int(col.has_null)
     null = (codes == 0) if col.has_null else None  # None: no validity bitmap to build
     k = np.clip(codes - offset, 0, None) if offset else codes  # codes are ≥ 0
     if isinstance(col, CategoricalProfile):
         idx = pa.array(np.minimum(k, len(col.categories) - 1).astype(np.int32, copy=False), mask=null)
         return pa.DictionaryArray.from_arrays(idx, pa.array(col.categories, pa.string()))
-    return pa.array(_draw_numeric(col, k, rng, cells), type=pa.float64(), mask=null)
+    x = _draw_numeric(col, k, rng, cells)
+    if grain:
+        x = to_grain(x, grain, float(min(col.lows)), float(max(col.highs)))
+    return pa.array(x, type=pa.float64(), mask=null)
+
+
+def to_grain(x: np.ndarray, grain: float, lo: float, hi: float) -> np.ndarray:
+    """Values rounded to multiples of a declared ``grain`` (spec), kept within [lo, hi] (the profile's cells)
+    by rounding inward at the edges; a range holding no multiple leaves the values as they are.
+    Powers of ten round by decimals (12.8, not 12.800000000000001).
+
+    >>> to_grain(np.array([12.8367, 3.04, 0.02]), 0.1, 0.0, 20.0).tolist()
+    [12.8, 3.0, 0.0]
+    >>> to_grain(np.array([121.0, 126.0, 3.0]), 5.0, 2.0, 127.0).tolist()  # 125 at most, 5 at least
+    [120.0, 125.0, 5.0]
+    """
+    first, last = math.ceil(lo / grain - 1e-9), math.floor(hi / grain + 1e-9)
+    if first > last:
+        return x
+    steps = np.clip(np.round(x / grain), first, last)
+    d = -math.log10(grain)
+    if abs(d - round(d)) < 1e-9 and d > 0:
+        return np.round(steps * grain, round(d))
+    return steps * grain
 
 
 def _draw_numeric(col: NumericProfile, bins: np.ndarray, rng: np.random.Generator,

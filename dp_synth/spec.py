@@ -89,7 +89,8 @@ class ColumnSpec:
 
     ``bounds`` (numeric) and ``categories`` (categorical) declared here are public:
     they cost no privacy budget. ``role_declared`` records whether the user chose the
-    role; undeclared string columns are checked for near-uniqueness under DP.
+    role; undeclared string columns are checked for near-uniqueness under DP. ``grain``
+    (declared, public): the twin's values are rounded to multiples of it (timestamps: µs).
     """
 
     name: str
@@ -98,19 +99,20 @@ class ColumnSpec:
     bounds: tuple[float, float] | None = None
     categories: tuple[str, ...] | None = None
     role_declared: bool = False
+    grain: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind.value, "role": self.role.value,
                 "bounds": list(self.bounds) if self.bounds else None,
                 "categories": list(self.categories) if self.categories is not None else None,
-                "role_declared": self.role_declared}
+                "role_declared": self.role_declared, "grain": self.grain}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "ColumnSpec":
         return cls(name=d["name"], kind=Kind(d["kind"]), role=Role(d["role"]),
                    bounds=tuple(d["bounds"]) if d.get("bounds") else None,
                    categories=tuple(d["categories"]) if d.get("categories") is not None else None,
-                   role_declared=bool(d.get("role_declared", False)))
+                   role_declared=bool(d.get("role_declared", False)), grain=d.get("grain"))
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class TableSpec:
         """Infer kinds from ``schema`` and apply per-column ``overrides``.
 
         ``overrides`` maps column name to any of ``kind``, ``role``, ``bounds``,
-        ``categories``. Unknown column names are an error (a typo must not silently
+        ``categories``, ``grain``. Unknown column names are an error (a typo must not silently
         leave a PII column learned).
         """
         overrides = dict(overrides or {})
@@ -167,7 +169,8 @@ class TableSpec:
                    table=d.get("table", "data"))
 
 
-_KEYS = {"kind", "role", "bounds", "categories"}
+_KEYS = {"kind", "role", "bounds", "categories", "grain"}
+GRAIN_UNITS = {"millisecond": 1e3, "second": 1e6, "minute": 60e6, "hour": 3_600e6, "day": 86_400e6}  # in µs
 
 
 def _plain_schema(schema: pa.Schema) -> pa.Schema:
@@ -251,7 +254,30 @@ def _column(f: pa.Field, override: Mapping[str, Any], table: str) -> ColumnSpec:
     if kind is Kind.BOOLEAN:
         cats = ("false", "true")
     return ColumnSpec(name=f.name, kind=kind, role=role, bounds=bounds, categories=cats,
-                      role_declared="role" in override)
+                      role_declared="role" in override, grain=_grain(override.get("grain"), where, kind))
+
+
+def _grain(g: Any, where: str, kind: Kind) -> float | None:
+    """A declared grain in the column's units: a positive number (a whole one for integers), or for a
+    timestamp one of GRAIN_UNITS. Public, like bounds: the twin's values are rounded to it.
+
+    >>> _grain(0.1, "c", Kind.FLOAT), _grain("hour", "c", Kind.TIMESTAMP), _grain(None, "c", Kind.DATE)
+    (0.1, 3600000000.0, None)
+    """
+    if g is None:
+        return None
+    if kind is Kind.TIMESTAMP:
+        if g not in GRAIN_UNITS:
+            raise InputError(f"{where}: the grain of a timestamp is one of {list(GRAIN_UNITS)}, got {g!r}")
+        return GRAIN_UNITS[g]
+    if kind not in (Kind.FLOAT, Kind.INTEGER):
+        raise InputError(f"{where}: grain applies to numbers and timestamps (the twin's values are rounded to "
+                         f"multiples of it); this column is {kind.value}. Remove the grain")
+    ok = isinstance(g, (int, float)) and not isinstance(g, bool) and math.isfinite(g) and g > 0
+    if not ok or (kind is Kind.INTEGER and float(g) != int(g)):
+        raise InputError(f"{where}: grain must be a positive {'whole ' if kind is Kind.INTEGER else ''}number "
+                         f"such as {'10' if kind is Kind.INTEGER else '0.01'}, got {g!r}")
+    return float(g)
 
 
 def _as_number(x: Any, kind: Kind | None) -> float:
