@@ -30,7 +30,8 @@ def _unfound(profile, table: str, eps: float) -> list[str]:
     >>> [t[:64] for t in _unfound(N(columns=(x,)), "main.t", 1.0)]
     ["table 'main.t': column 'x': no value stood out from the noise at"]
     """
-    names = [c.name for c in profile.columns if isinstance(c, NumericProfile) and not c.found]
+    names = [c.name for c in profile.columns if isinstance(c, NumericProfile) and not c.found
+             and (not c.has_null or c.marginal()[0] < 0.99)]  # not for a column the twin leaves NULL
     if not names:
         return []
     which = f"column {names[0]!r}" if len(names) == 1 else "columns " + ", ".join(map(repr, names))

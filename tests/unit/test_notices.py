@@ -40,3 +40,12 @@ def test_columns_whose_values_never_stand_out_from_the_noise_are_named_with_plac
         for c in df.columns:
             lo, hi = (0, 1) if c in named else (0, 1_000_000)
             assert lo <= twin[c].min() and twin[c].max() <= hi, (seed, c, twin[c].min(), twin[c].max())
+
+
+def test_an_all_null_column_is_not_named_as_holding_placeholders():
+    """Its bounds find nothing either, but the twin writes NULL there, as the column has: no notice."""
+    rng = np.random.default_rng(0)
+    df = pl.DataFrame({"x": rng.normal(0, 1, 3000), "empty": pl.Series([None] * 3000, dtype=pl.Float64)})
+    m = dp_synth.fit(df, epsilon=1.0, seed=0, config=FAST, defer_notices=True)
+    assert not [t for t in m.notices if "no value stood out" in t], m.notices
+    assert m.sample(3000, seed=1)["empty"].null_count() >= 2970

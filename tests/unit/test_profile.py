@@ -100,6 +100,26 @@ def test_columns_without_nulls_rarely_get_a_null_code_and_a_few_percent_of_nulls
     assert kept == 40
 
 
+def test_values_a_column_never_has_are_not_invented_and_pooled_rare_values_are_kept():
+    """An all-true boolean, a declared category never seen, a two-valued text column (nothing rare to pool)
+    over 40 profiles: at the 1.5σ of before the twin wrote false, 'c' and OTHER in about a third of them
+    (Adult's sex and income got an OTHER value in 12–18 of 30 fits), failing accepted_values tests. A
+    column with 10 % of its rows over 400 rare values keeps its OTHER mass in every profile."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    rare = [f"r{i}" for i in rng.integers(0, 400, n // 10)]
+    df = pl.DataFrame({"flag": np.ones(n, bool), "d": rng.choice(["a", "b"], n), "k": rng.choice(["u", "v"], n),
+                       "z": rare + list(rng.choice(["x", "y"], n - len(rare)))})
+    invented = pooled = 0
+    for seed in range(40):
+        _, prof, _ = _profile(df, {"d": {"categories": ["a", "b", "c"]}}, rho=0.01, seed=seed)
+        col = {c.name: dict(zip(c.categories, c.mass)) for c in prof.columns}
+        invented += (col["flag"]["false"] > 0) + (col["d"]["c"] > 0) + (col["k"][OTHER] > 0)
+        pooled += col["z"][OTHER] > 0.05 * n
+    assert invented <= 2, invented
+    assert pooled == 40
+
+
 def test_quantile_bins_give_the_tail_of_a_zero_inflated_column_its_own_bins():
     """92 % of the mass on one cell: the atom is one bin, the other 8 % share the remaining bins (plain
     quantiles gave them two); every bin holds mass, bins are contiguous and cover every cell."""
