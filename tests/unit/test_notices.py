@@ -49,3 +49,18 @@ def test_an_all_null_column_is_not_named_as_holding_placeholders():
     m = dp_synth.fit(df, epsilon=1.0, seed=0, config=FAST, defer_notices=True)
     assert not [t for t in m.notices if "no value stood out" in t], m.notices
     assert m.sample(3000, seed=1)["empty"].null_count() >= 2970
+
+
+def test_a_float_column_finer_than_the_bounds_resolve_is_named_and_declared_bounds_fix_it():
+    """5,000 values of 10⁻¹⁰ … 10⁻⁷: the bounds' smallest octave is 2⁻²⁰ ≈ 10⁻⁶, the twin's values came out
+    near 9.5·10⁻⁷. The run names the column; with public bounds its twin's median is the data's scale."""
+    rng = np.random.default_rng(0)
+    df = pl.DataFrame({"tiny": rng.lognormal(-20, 1, 5000), "x": rng.normal(0, 1, 5000)})
+    said = lambda m: [t for t in m.notices if "finer than the DP bounds resolve" in t]  # noqa: E731
+    m = dp_synth.fit(df, epsilon=1.0, seed=0, config=FAST, defer_notices=True)
+    assert len(said(m)) == 1 and "column 'tiny'" in said(m)[0], m.notices
+    fixed = dp_synth.fit(df, epsilon=1.0, seed=0, config=FAST, defer_notices=True,
+                         spec={"columns": {"tiny": {"bounds": [0, 1e-7]}}})
+    assert said(fixed) == []
+    real, twin = df["tiny"].median(), fixed.sample(5000, seed=1)["tiny"].median()
+    assert real / 3 < twin < real * 3, (real, twin)
