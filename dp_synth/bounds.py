@@ -90,8 +90,9 @@ def dp_bounds_with_octaves(counts: Counts, counter: NoisyCounter, rho: float, c:
         first = last = k
     # a sign whose whole side of the histogram holds no clear mass is noise: counts and amounts whose
     # data are ≥ 0 never get a negative lower bound (and vice versa) because of one noisy bucket
-    # (a side is clear when some window of its cells clears 4.5σ√m; an unclear side is dropped when the
-    # other side is clear or absent — when neither side is clear, the pooled search found thin data: kept)
+    # (a side is clear when some window of its cells clears 4.5σ√m; an unclear side of a support that
+    # reaches 0 is dropped when the other side is clear or absent — a one-signed unclear support, or two
+    # unclear sides, is thin data the pooled search found: kept; cut, it gave −1 … 0 or inverted bounds)
     neg_unclear = first < k and not clear(noisy[first:k], sigma)
     pos_unclear = last > k and not clear(noisy[k + 1:last + 1], sigma)
     if neg_unclear and not pos_unclear and last >= k:
