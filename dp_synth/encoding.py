@@ -8,7 +8,6 @@ inside the bin by its noisy mass, then a value uniformly inside that cell.
 from __future__ import annotations
 
 import math
-
 import uuid
 from dataclasses import dataclass
 
