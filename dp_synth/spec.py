@@ -267,7 +267,7 @@ def _grain(g: Any, where: str, kind: Kind) -> float | None:
     if g is None:
         return None
     if kind is Kind.TIMESTAMP:
-        if g not in GRAIN_UNITS:
+        if not isinstance(g, str) or g not in GRAIN_UNITS:  # (a list is unhashable: no `in` on it)
             raise InputError(f"{where}: the grain of a timestamp is one of {list(GRAIN_UNITS)}, got {g!r}")
         return GRAIN_UNITS[g]
     if kind not in (Kind.FLOAT, Kind.INTEGER):

@@ -38,7 +38,8 @@ def test_declared_grains_round_the_twin_and_survive_save_and_load(tmp_path):
 
 @pytest.mark.parametrize("column, grain, says", [
     ("temp", -0.1, "positive number"), ("temp", "tenth", "positive number"), ("cents", 2.5, "whole number"),
-    ("at", 3600, "one of ['millisecond'"), ("day", 1, "applies to numbers and timestamps"),
+    ("at", 3600, "one of ['millisecond'"), ("at", ["hour"], "one of ['millisecond'"), ("temp", [0.1], "positive"),
+    ("day", 1, "applies to numbers and timestamps"),
 ])
 def test_a_bad_grain_is_refused_naming_the_column(column, grain, says):
     df = _table(10).with_columns(pl.lit(dt.date(2024, 1, 1)).alias("day"))
