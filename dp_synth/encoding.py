@@ -60,8 +60,10 @@ class Encoder:
             # the range a numeric column's values are drawn in (its cells'): no clamp where the type holds it
             self._ranges = {c.name: (float(min(c.lows)), float(max(c.highs))) for c in self.columns
                             if isinstance(c, NumericProfile) and len(c.lows)}
-        grains = {c.name: c.grain for c in self.spec.columns if c.grain}
-        by_name = {col.name: _decode_column(col, codes[:, j], rng, self._cells[j], grains.get(col.name))
+            # a declared grain with the range it is applied in (spec; rounding is post-processing)
+            self._grains = {c.name: (c.grain, *self._ranges[c.name]) for c in self.spec.columns
+                            if c.grain and c.name in self._ranges}
+        by_name = {col.name: _decode_column(col, codes[:, j], rng, self._cells[j], self._grains.get(col.name))
                    for j, col in enumerate(self.columns)}
         n = codes.shape[0]
         arrays = []
@@ -98,7 +100,9 @@ def _encode_column(col, values: pl.Series) -> np.ndarray:
     return np.where(null, 0, code).astype(np.int64)
 
 
-def _decode_column(col, codes: np.ndarray, rng: np.random.Generator, cells=None, grain: float | None = None) -> pa.Array:
+def _decode_column(col, codes: np.ndarray, rng: np.random.Generator, cells=None,
+                   grain: tuple[float, float, float] | None = None) -> pa.Array:
+    """One column's values from its codes; ``grain``: (step, lo, hi) to round numeric values to (:func:`to_grain`)."""
     offset = int(col.has_null)
     null = (codes == 0) if col.has_null else None  # None: no validity bitmap to build
     k = np.clip(codes - offset, 0, None) if offset else codes  # codes are ≥ 0
@@ -107,7 +111,7 @@ def _decode_column(col, codes: np.ndarray, rng: np.random.Generator, cells=None,
         return pa.DictionaryArray.from_arrays(idx, pa.array(col.categories, pa.string()))
     x = _draw_numeric(col, k, rng, cells)
     if grain:
-        x = to_grain(x, grain, float(min(col.lows)), float(max(col.highs)))
+        x = to_grain(x, *grain)
     return pa.array(x, type=pa.float64(), mask=null)
 
 

@@ -222,7 +222,7 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
             profiles.append(p)
         else:
             profiles.append(_categorical(counts, c, counter, unit * weights[("hist", c.name)], nullable[c.name],
-                                         (n_noisy, sigma_n), per_column_delta,
+                                         n_noisy, per_column_delta, sigma_n=sigma_n,
                                          text=is_text(spec.schema.field(c.name).type)))
     return spec, TableProfile(n_noisy=n_noisy, columns=tuple(profiles)), counter.measurements
 
@@ -245,7 +245,7 @@ def _numeric(counts: Counts, c: ColumnSpec, binning: Fine, counter: NoisyCounter
     share = COARSE_SHARE if len(lows) >= COARSE_MIN_CELLS else 0.0  # public: the cell count is set from n̂
     raw, sigma = counter.counts(true, (1 - share) * unit, f"{c.name}: histogram ({len(lows)} cells + NULL)")
     noisy = np.where(raw > CELL_THRESHOLD * sigma, raw, 0.0)  # drop cells indistinguishable from noise
-    null_mass, mass = (raw[0] if raw[0] > ABSENT_Z * sigma else 0.0, noisy[1:]) if nullable else (0.0, noisy)
+    null_mass, mass = (_present(raw[0], sigma), noisy[1:]) if nullable else (0.0, noisy)
     if mass.sum() <= 0:
         mass = np.ones_like(mass)
     starts = _quantile_bins(mass)
@@ -265,8 +265,17 @@ def _numeric(counts: Counts, c: ColumnSpec, binning: Fine, counter: NoisyCounter
 
 def _null_mass(fine: float, sigma_f: float, coarse: float, sigma_c: float) -> float:
     """The NULL count from both releases (inverse-variance mean), 0 when it is indistinguishable from noise."""
-    est, s = combine(fine, sigma_f, coarse, sigma_c)
-    return float(est) if est > ABSENT_Z * s else 0.0
+    return _present(*combine(fine, sigma_f, coarse, sigma_c))
+
+
+def _present(count: float, sigma: float) -> float:
+    """A noisy count of a value the data may lack entirely (NULL, a declared category, OTHER): itself above
+    ABSENT_Z·σ, else 0.
+
+    >>> _present(100.0, 20.0), _present(50.0, 20.0)
+    (100.0, 0.0)
+    """
+    return float(count) if count > ABSENT_Z * sigma else 0.0
 
 
 def _combine_bins(raw: np.ndarray, sigma_f: float, mass: np.ndarray, starts: list[int], coarse: np.ndarray,
@@ -340,9 +349,9 @@ def _quantile_bins(mass: np.ndarray, k: int = 16) -> list[int]:
 
 
 def _categorical(counts: Counts, c: ColumnSpec, counter: NoisyCounter, unit: float, nullable: bool,
-                 n_noisy: tuple[float, float], delta_col: float, text: bool = False) -> CategoricalProfile:
-    """A categorical column's noisy counts; ``n_noisy``: the DP row count and its σ."""
-    n_noisy, sigma_n = n_noisy
+                 n_noisy: float, delta_col: float, text: bool = False,
+                 sigma_n: float = 0.0) -> CategoricalProfile:
+    """A categorical column's noisy counts; ``n_noisy``: the DP row count, ``sigma_n`` its noise scale."""
     observed, nulls = counts.value_counts(c.name)
     if c.categories is not None:  # public domain: every category, no threshold
         cats = list(c.categories)
@@ -350,8 +359,8 @@ def _categorical(counts: Counts, c: ColumnSpec, counter: NoisyCounter, unit: flo
         true = np.array([nulls] + [observed.get(k, 0) for k in cats] + [other])
         noisy, sigma = counter.counts(true, unit, f"{c.name}: histogram ({len(cats)} public categories)")
         noisy = np.clip(noisy, 0, None)
-        null_mass = noisy[0] if nullable and noisy[0] > ABSENT_Z * sigma else 0.0  # ≈ 0 measured ⇒ no NULLs
-        cats_mass = [v if v > ABSENT_Z * sigma else 0.0 for v in noisy[1:-1]]  # declared, maybe never seen
+        null_mass = _present(noisy[0], sigma) if nullable else 0.0  # ≈ 0 measured ⇒ no NULLs
+        cats_mass = [_present(v, sigma) for v in noisy[1:-1]]  # declared, maybe never seen
         if noisy[-1] > 0.5 * max(n_noisy, 1.0) and noisy[-1] > 4.5 * sigma:
             raise InputError(f"column {c.name!r}: most values are not among the declared categories "
                              f"(DP estimate {min(noisy[-1] / max(n_noisy, 1.0), 1.0):.0%} of rows). Check the "
@@ -367,7 +376,7 @@ def _categorical(counts: Counts, c: ColumnSpec, counter: NoisyCounter, unit: flo
     noisy, _ = counter.counts(true, unit, f"{c.name}: histogram (categories with noisy count > {tau:.0f}"
                               + (f"; every value of {', '.join(v.name for v in VOCABULARIES)} counted)" if text else ")"),
                               delta_extra=delta_col)
-    null_mass = max(noisy[0], 0.0) if nullable and noisy[0] > ABSENT_Z * sigma else 0.0
+    null_mass = _present(noisy[0], sigma) if nullable else 0.0
     counted = dict(zip(keys, noisy[1:]))
     public = set(public_values())
     released = sum(v for k, v in counted.items() if v > tau and k not in public)
@@ -382,5 +391,5 @@ def _categorical(counts: Counts, c: ColumnSpec, counter: NoisyCounter, unit: flo
     # always keep an "other" code: rows of unreleased categories are encoded there. Its mass is a difference
     # of noisy counts (n̂ minus the released ones): noise σ_n² + σ² per count subtracted
     other_sigma = math.sqrt(sigma_n ** 2 + (len(keep) + int(null_mass > 0)) * sigma ** 2)
-    cats, mass = cats + [OTHER], mass + [other if other > ABSENT_Z * other_sigma else 0.0]
+    cats, mass = cats + [OTHER], mass + [_present(other, other_sigma)]
     return CategoricalProfile(c.name, c.kind, tuple(cats), tuple(mass), float(null_mass), sigma)
