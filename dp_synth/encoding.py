@@ -51,18 +51,24 @@ class Encoder:
         return out
 
     # ------------------------------------------------------------------ decode
-    def decode(self, codes: np.ndarray, rng: np.random.Generator, row_offset: int = 0,
-               dictionary: bool = False) -> pa.Table:
-        """Codes → an Arrow table with every column of the spec, in order, in its type (``dictionary``:
-        string categories as dictionary arrays over the released categories, the same values)."""
-        if self._cells is None:  # alias tables of each numeric column, built once per encoder
-            self._cells = [CellDraw.of(c) if isinstance(c, NumericProfile) else None for c in self.columns]
+    def prepare(self) -> "Encoder":
+        """Build what decoding reads (once per encoder; call it before decoding from several threads)."""
+        if self._cells is None:
             # the range a numeric column's values are drawn in (its cells'): no clamp where the type holds it
             self._ranges = {c.name: (float(min(c.lows)), float(max(c.highs))) for c in self.columns
                             if isinstance(c, NumericProfile) and len(c.lows)}
             # a declared grain with the range it is applied in (spec; rounding is post-processing)
             self._grains = {c.name: (c.grain, *self._ranges[c.name]) for c in self.spec.columns
                             if c.grain and c.name in self._ranges}
+            # alias tables of each numeric column; set last: a set ``_cells`` means everything is built
+            self._cells = [CellDraw.of(c) if isinstance(c, NumericProfile) else None for c in self.columns]
+        return self
+
+    def decode(self, codes: np.ndarray, rng: np.random.Generator, row_offset: int = 0,
+               dictionary: bool = False) -> pa.Table:
+        """Codes → an Arrow table with every column of the spec, in order, in its type (``dictionary``:
+        string categories as dictionary arrays over the released categories, the same values)."""
+        self.prepare()
         by_name = {col.name: _decode_column(col, codes[:, j], rng, self._cells[j], self._grains.get(col.name))
                    for j, col in enumerate(self.columns)}
         n = codes.shape[0]

@@ -6,7 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 import polars as pl
@@ -24,7 +24,26 @@ from .spec import TableSpec
 
 __all__ = ["SynthModel"]
 
-MAX_DRAW_THREADS = 8  # beyond this the caller's decode and insert are the bottleneck
+MAX_DRAW_THREADS = 8  # threads that draw, decode and hand batches on; the caller's own work limits more
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Batches:
+    """A twin's rows as numbered batches, each drawn and decoded from its own generator."""
+
+    sampler: Any
+    encoder: Encoder
+    sizes: tuple[int, ...]
+    starts: tuple[int, ...]
+    seeds: tuple[int, ...]
+    dictionary: bool
+
+    def table(self, i: int) -> pa.Table:
+        rng = np.random.default_rng(self.seeds[i])
+        codes = self.sampler.sample(self.sizes[i], rng).numpy()
+        return self.encoder.decode(codes, rng, row_offset=self.starts[i], dictionary=self.dictionary)
 
 
 @dataclass
@@ -65,45 +84,54 @@ class SynthModel:
         """Yield ``n`` synthetic rows (default: the DP row count) as Arrow record batches.
 
         ``seed`` (or the fit seed) makes output reproducible; it is not cryptographically secure.
-        ``ahead``: draw the next batches' codes in background threads (one per core) while this one is
-        decoded and written (the same rows as without: each batch has its own generator).
+        ``ahead``: draw and decode the next batches in background threads (one per core) while this one is
+        used (the same rows as without: each batch has its own generator).
         ``dictionary``: string categories as Arrow dictionary arrays (cheaper to build and to insert;
         the values are the same strings).
         """
+        plan = self._plan(n, batch_size, seed, dictionary)
+        if not ahead:
+            for i in range(len(plan.sizes)):
+                yield from plan.table(i).to_batches()
+            return
+        for table in self.map_batches(lambda t: t, n, batch_size, seed, dictionary):
+            yield from table.to_batches()
+
+    def map_batches(self, fn: Callable[[pa.Table], T], n: int | None = None, batch_size: int = 100_000,
+                    seed: int | None = None, dictionary: bool = False,
+                    workers: int | None = None) -> Iterator[T]:
+        """``fn`` of each batch of ``n`` rows (the same batches as :meth:`sample_batches`), yielded in
+        order. Each of ``workers`` threads (default: one per core) draws a batch, decodes it and calls
+        ``fn`` on it, so ``fn`` (a warehouse insert) runs on every core too, not in the caller's thread
+        alone (10⁷ Adult rows into DuckDB through the CLI on 2 cores, interleaved: 735–826k rows/s against
+        735–781k with the caller inserting; docs/benchmarks.md, stop 46).
+        ``fn`` must be safe to call from several threads. A caller that stops early stops the threads;
+        an error in ``fn`` is raised in the caller when it reaches that batch."""
+        plan = self._plan(n, batch_size, seed, dictionary)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        # each thread on one PyTorch thread (PyTorch's pool is per process), undone afterwards
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield from ordered_map(lambda i: fn(plan.table(i)), len(plan.sizes),
+                                   workers=workers or min(cores, MAX_DRAW_THREADS))
+        finally:
+            torch.set_num_threads(threads)
+
+    def _plan(self, n: int | None, batch_size: int, seed: int | None, dictionary: bool) -> "_Batches":
         n = self.default_rows if n is None else int(n)
         if n < 0:
             raise InputError(f"cannot sample {n} rows; ask for 0 or more")
+        if batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
         seed = seed if seed is not None else self.seed
         rng = np.random.default_rng(seed if seed is not None else secrets.randbits(128))
-        encoder = self.encoder
         self.generator.eval()
-        sampler = self.generator.sampler()
-        sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
-        # every batch draws from its own generator: the rows do not depend on which thread drew them
-        seeds = rng.integers(0, 2**62, size=len(sizes)).tolist()
-
-        def codes(i: int) -> np.ndarray:
-            return sampler.sample(sizes[i], np.random.default_rng(int(seeds[i]))).numpy()
-
-        def tables(blocks: Iterator[np.ndarray]) -> Iterator[pa.RecordBatch]:
-            done = 0
-            for block in blocks:
-                yield from encoder.decode(block, rng, row_offset=done, dictionary=dictionary).to_batches()
-                done += block.shape[0]
-
-        if not ahead:
-            yield from tables(codes(i) for i in range(len(sizes)))
-            return
-        # one drawing thread per core, each on one PyTorch thread (PyTorch's pool is per process); the
-        # caller decodes and writes. Measured, Adult twin into DuckDB on 2 cores: 2 threads × 1 PyTorch
-        # thread 0.91M rows/s, 1 × 1 0.83M, 1 × 2 0.78M (docs/benchmarks.md)
-        threads = torch.get_num_threads()
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        torch.set_num_threads(1)
-        try:
-            yield from tables(ordered_map(codes, len(sizes), workers=min(cores, MAX_DRAW_THREADS)))
-        finally:
-            torch.set_num_threads(threads)
+        starts = tuple(range(0, n, batch_size))
+        # every batch draws and decodes from its own generator: its rows do not depend on the thread
+        return _Batches(self.generator.sampler(), self.encoder.prepare(),
+                        tuple(min(batch_size, n - s) for s in starts), starts,
+                        tuple(rng.integers(0, 2**62, size=len(starts)).tolist()), dictionary)
 
     def sample_block(self, start: int, m: int, seed: int | None = None) -> pa.Table:
         """Rows ``start … start+m-1`` of a twin generated block by block (Spark partitions): keys are

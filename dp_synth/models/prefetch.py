@@ -1,7 +1,7 @@
 """Compute items ahead in background threads, handed out in order (sampling overlapped with writing).
 
-PyTorch, numpy and the warehouse's insert release the GIL, so on two cores two threads draw the next
-batches while the caller decodes and writes this one. Items arrive in index order, so the output is the
+PyTorch, numpy and the warehouse's insert release the GIL, so on two cores two threads each draw, decode
+and insert a batch side by side (``SynthModel.map_batches``). Items arrive in index order, so the output is the
 same as computing them one by one; no thread runs more than ``depth`` items ahead of the caller; an error
 is raised in the caller when it reaches that item; a caller that stops early stops the threads.
 

@@ -64,12 +64,12 @@ def test_failed_write_leaves_nothing(db, monkeypatch):
     with duckdb.connect(str(db)) as con:
         before = tables(con)
 
-    def boom(self, n=None, batch_size=100_000, seed=None, **how):
-        yield from original(self, 50, 50, seed, **how)
+    def boom(self, fn, n=None, batch_size=100_000, **how):
+        yield from original(self, fn, 50, 50, **how)  # 50 rows inserted, then the write fails
         raise RuntimeError("disk full")
 
-    original = dp_synth.SynthModel.sample_batches
-    monkeypatch.setattr(dp_synth.SynthModel, "sample_batches", boom)
+    original = dp_synth.SynthModel.map_batches
+    monkeypatch.setattr(dp_synth.SynthModel, "map_batches", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         run(db)
     with duckdb.connect(str(db)) as con:
@@ -125,3 +125,29 @@ def test_empty_and_invalid_epsilon_write_nothing(db):
         run(db, table="people", epsilon=float("nan"))
     with duckdb.connect(str(db)) as con:
         assert tables(con) == before
+
+
+def test_twin_written_in_batches_from_several_threads_holds_every_batch_once(db, monkeypatch):
+    """Each drawing thread inserts its own batches through its own cursor: all of them land, once."""
+    from dp_synth.engines.duckdb import publish
+
+    monkeypatch.setattr(publish, "ROW_GROUP_ROWS", 97)
+    res = run(db, rows=1_000)
+    with duckdb.connect(str(db)) as con:
+        ids = [r[0] for r in con.execute(f"SELECT id FROM {res.twin.sql} ORDER BY id").fetchall()]
+        assert not [t for t in tables(con) if t[1].startswith("__dp_synth")]
+    assert ids == list(range(1, 1_001)) and res.rows == 1_000  # fresh keys are numbered batch by batch
+
+
+def test_twin_lands_in_the_callers_current_database(db, tmp_path):
+    """The inserting cursors use the caller's catalog and schema, not the connection's default."""
+    other = tmp_path / "side.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"ATTACH '{other}' AS side")
+        con.execute("CREATE TABLE side.main.people AS SELECT * FROM main.people")
+        con.execute("USE side")
+        res = dp_synth.synthesize(con, "main.people", 1.0, seed=0, config=FAST, spec={"id": {"role": "key"}},
+                                  rows=150)
+        assert con.execute("SELECT count(*) FROM side.main_synthetic.people").fetchone()[0] == 150 == res.rows
+        assert not con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' "
+                               "AND schema_name = 'main_synthetic'").fetchone()[0]
