@@ -151,3 +151,31 @@ def test_twin_lands_in_the_callers_current_database(db, tmp_path):
         assert con.execute("SELECT count(*) FROM side.main_synthetic.people").fetchone()[0] == 150 == res.rows
         assert not con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' "
                                "AND schema_name = 'main_synthetic'").fetchone()[0]
+
+
+def test_a_batch_the_column_types_refuse_fails_the_run_cleanly(db, monkeypatch):
+    """An insert that DuckDB refuses in a drawing thread: a named error, no twin, no staging, no spend."""
+    import pyarrow as pa
+
+    from dp_synth import model as model_module
+
+    original = model_module._Batches.table
+
+    def bad(self, i):
+        t = original(self, i)
+        if i == 1:  # the second batch: the first is already in the staging table
+            t = t.set_column(t.column_names.index("age"), "age", pa.array(["x"] * t.num_rows))
+        return t
+
+    monkeypatch.setattr(model_module._Batches, "table", bad)
+    from dp_synth.engines.duckdb import publish
+
+    monkeypatch.setattr(publish, "ROW_GROUP_ROWS", 50)
+    with duckdb.connect(str(db)) as con:
+        before = tables(con)
+    with pytest.raises(InputError, match=r"does not fit the source's column types.*nothing was written"):
+        run(db)
+    with duckdb.connect(str(db)) as con:
+        assert [t for t in tables(con) if not t[1].startswith("dp_synth_ledger")] == before
+        assert con.execute("SELECT count(*) FROM main.dp_synth_ledger").fetchone()[0] == 0
+    assert not list((db.parent / ".dp_synth" / "models").glob("*"))
