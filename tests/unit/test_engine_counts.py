@@ -130,3 +130,17 @@ def test_pair_tables_are_measured_in_batches_of_grouping_sets_with_the_same_coun
     assert_engine_counts_match_memory(engine, Relation("main", "awkward"))
     batches = [q.split("GROUPING SETS", 1)[1].count("(c") for q in queries if "GROUPING SETS" in q]
     assert len(batches) > 2 and max(batches) == 4
+
+
+@pytest.mark.parametrize("top", [62, 128])
+def test_power_of_two_cells_in_sql_equal_the_reference_at_every_octave_edge(top):
+    """The octave is a search over exact powers of two: each power, its float neighbours, and values
+    beyond both ends (clamped to the first and last octave) land where ``Pow2.index`` puts them."""
+    powers = 2.0 ** np.arange(-40, top + 8, dtype=float)
+    x = np.concatenate([powers, np.nextafter(powers, 0), np.nextafter(powers, np.inf), 1.5 * powers, [0.0, 5e-324]])
+    x = np.concatenate([x, -x, np.random.default_rng(0).standard_cauchy(2_000) * 1e6])
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(?::DOUBLE[]) AS v, generate_subscripts(?::DOUBLE[], 1) AS i",
+                [x.tolist(), x.tolist()])
+    got = np.array([r[0] for r in con.execute(f"SELECT {cell_sql('v', Pow2(top))} FROM t ORDER BY i").fetchall()])
+    assert np.array_equal(got, Pow2(top).index(x))
