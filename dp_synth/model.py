@@ -24,7 +24,7 @@ from .spec import TableSpec
 
 __all__ = ["SynthModel"]
 
-MAX_DRAW_THREADS = 8  # threads that draw, decode and hand batches on; the caller's own work limits more
+MAX_DRAW_THREADS = 8  # threads that draw, decode and hand on batches: one per core, at most this many
 
 T = TypeVar("T")
 
