@@ -52,6 +52,11 @@ class Dialect:
         """A predicate: the DOUBLE ``v`` is NaN or ±infinity."""
         raise NotImplementedError
 
+    def explode_keys(self, keys: Sequence[str]) -> str | None:
+        """A select item giving one row per entry of ``keys`` (BIGINT expressions), as a struct ``(p, k)``
+        with p the entry's index; None: code tables are counted by GROUPING SETS instead (DuckDB)."""
+        return None
+
 
 def number(x: float) -> str:
     """An exact DOUBLE literal both engines parse to ``x`` (shortest round-trip digits, exponent form)."""
@@ -261,18 +266,38 @@ class EngineCounts(Counts):
                 codes.append(f"CASE WHEN x{j} IS NULL THEN 0 ELSE {bin_sql(f'x{j}', col, clamped=True)} "
                              f"+ {offset} END AS c{j}")
         cols = ", ".join(f"c{j}" for j in used)
-        sets = ", ".join("(" + ", ".join(f"c{j}" for j in p) + ")" for p in pairs)
         # group the rows by their whole code tuple first, then expand the (far fewer) groups into the pairs
-        rows = self._run(f", x AS (SELECT {', '.join(values)} FROM s), c AS (SELECT {', '.join(codes)} FROM x), "
-                         f"j AS (SELECT {cols}, count(*) AS n FROM c GROUP BY {cols}) "
-                         f"SELECT {cols}, sum(n) FROM j GROUP BY GROUPING SETS ({sets})", params)
-        where = {j: n for n, j in enumerate(used)}
+        grouped = (f", x AS (SELECT {', '.join(values)} FROM s), c AS (SELECT {', '.join(codes)} FROM x), "
+                   f"j AS (SELECT {cols}, count(*) AS n FROM c GROUP BY {cols}) ")
         out = {tuple(p): np.zeros(tuple(cards[j] for j in p), dtype=np.int64) for p in pairs}
+        exploded = self.d.explode_keys([_mixed_radix(p, cards) for p in pairs])
+        if exploded is not None:  # each group once per table, keyed by its cell's flat index
+            rows = self._run(grouped + f", e AS (SELECT {exploded} AS pk, n FROM j) "
+                             f"SELECT pk.p, pk.k, sum(n) FROM e GROUP BY pk.p, pk.k", params)
+            for p, k, n in rows:
+                table = out[tuple(pairs[int(p)])]
+                table[np.unravel_index(int(k), table.shape)] += int(n)
+            return out
+        sets = ", ".join("(" + ", ".join(f"c{j}" for j in p) + ")" for p in pairs)
+        rows = self._run(grouped + f"SELECT {cols}, sum(n) FROM j GROUP BY GROUPING SETS ({sets})", params)
+        where = {j: n for n, j in enumerate(used)}
         for row in rows:  # a code is never NULL: the columns a row holds name its grouping set
             present = tuple(j for j in used if row[where[j]] is not None)
             if present in out:
                 out[present][tuple(int(row[where[j]]) for j in present)] += int(row[-1])
         return out
+
+
+def _mixed_radix(columns: Sequence[int], cards: Sequence[int]) -> str:
+    """SQL for the flat (row-major) index of the codes ``c{j}`` of ``columns`` in their table's cells.
+
+    >>> _mixed_radix((2, 5), [3, 4, 6, 1, 1, 7])
+    '(CAST(c2 AS BIGINT)) * 7 + c5'
+    """
+    key = f"CAST(c{columns[0]} AS BIGINT)"
+    for j in columns[1:]:
+        key = f"({key}) * {int(cards[j])} + c{j}"
+    return key
 
 
 class EngineSource(TrainingSource):

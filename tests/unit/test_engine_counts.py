@@ -144,3 +144,20 @@ def test_power_of_two_cells_in_sql_equal_the_reference_at_every_octave_edge(top)
                 [x.tolist(), x.tolist()])
     got = np.array([r[0] for r in con.execute(f"SELECT {cell_sql('v', Pow2(top))} FROM t ORDER BY i").fetchall()])
     assert np.array_equal(got, Pow2(top).index(x))
+
+
+def test_code_tables_counted_by_exploded_keys_equal_memory_counts(engine):
+    """The way Spark counts the tree's tables (one flat key per table and row group, exploded), spelled in
+    DuckDB here: the same pair and triple tables as the in-memory reference, and no GROUPING SETS."""
+    queries = []
+
+    class Exploding(type(engine.dialect)):
+        def explode_keys(self, keys):
+            return "unnest([" + ", ".join(f"{{'p': {n}, 'k': {k}}}" for n, k in enumerate(keys)) + "])"
+
+    engine.dialect = Exploding()
+    real_query = engine.query
+    engine.query = lambda sql, params=(): queries.append(sql) or real_query(sql, params)
+    assert_engine_counts_match_memory(engine, Relation("main", "awkward"))
+    assert any("unnest([" in q for q in queries) and not any("GROUPING SETS (\n" in q or "sum(n) FROM j GROUP BY "
+                                                             "GROUPING" in q for q in queries)
