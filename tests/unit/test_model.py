@@ -248,3 +248,10 @@ def test_a_column_whose_rare_values_are_pooled_is_named_in_a_notice():
     public = dp_synth.fit(df, epsilon=1.0, seed=0, config=FAST, defer_notices=True,
                           spec={"columns": {"code": {"categories": sorted(set(codes))}}})
     assert said(public) == [] and "__other__" not in set(public.sample(3000, seed=1)["code"].to_list())
+
+
+def test_bad_row_or_batch_counts_are_refused_by_name(model):
+    with pytest.raises(InputError, match="cannot sample -1 rows"):
+        list(model.sample_batches(-1))
+    with pytest.raises(InputError, match="batch_size must be at least 1, got 0"):
+        list(model.map_batches(len, 10, batch_size=0))
