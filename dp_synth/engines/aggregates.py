@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -52,9 +52,10 @@ class Dialect:
         """A predicate: the DOUBLE ``v`` is NaN or ±infinity."""
         raise NotImplementedError
 
-    def explode_keys(self, keys: Sequence[str]) -> str | None:
-        """A select item giving one row per entry of ``keys`` (BIGINT expressions), as a struct ``(p, k)``
-        with p the entry's index; None: code tables are counted by GROUPING SETS instead (DuckDB)."""
+    def explode_keys(self, keys: Iterable[str]) -> str | None:
+        """A select item giving one row per entry of ``keys`` (BIGINT expressions, read only by engines that
+        use them), as a struct ``(p, k)`` with p the entry's index; None: code tables are counted by
+        GROUPING SETS instead (DuckDB)."""
         return None
 
 
@@ -270,7 +271,7 @@ class EngineCounts(Counts):
         grouped = (f", x AS (SELECT {', '.join(values)} FROM s), c AS (SELECT {', '.join(codes)} FROM x), "
                    f"j AS (SELECT {cols}, count(*) AS n FROM c GROUP BY {cols}) ")
         out = {tuple(p): np.zeros(tuple(cards[j] for j in p), dtype=np.int64) for p in pairs}
-        exploded = self.d.explode_keys([_mixed_radix(p, cards) for p in pairs])
+        exploded = self.d.explode_keys(_mixed_radix(p, cards) for p in pairs)
         if exploded is not None:  # each group once per table, keyed by its cell's flat index
             rows = self._run(grouped + f", e AS (SELECT {exploded} AS pk, n FROM j) "
                              f"SELECT pk.p, pk.k, sum(n) FROM e GROUP BY pk.p, pk.k", params)
