@@ -269,7 +269,8 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
         del tables
     # 2. the rows DP-SGD reads: every training row, or a keyed sample of about TRAIN_SAMPLE_ROWS
     sampled = source.training_rows(plan, profile.n_noisy,
-                                   None if seed is None else hashlib.sha256(f"sample{seed}".encode()).hexdigest())
+                                   None if seed is None else hashlib.sha256(f"sample{seed}".encode()).hexdigest(),
+                                   columns=[c.name for c in tspec.learned])
     df = pl.from_arrow(sampled.rows)
     df = df.to_frame() if isinstance(df, pl.Series) else df
     codes = encoder.encode(df)

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from .io.relation import fresh_name
 
-__all__ = ["HoldoutPlan", "split", "new_key", "AUTO_MIN_ROWS", "AUTO_SHARE", "HOLDOUT_MAX_ROWS", "RULE"]
+__all__ = ["HoldoutPlan", "split", "new_key", "AUTO_MIN_ROWS", "AUTO_SHARE", "HOLDOUT_MAX_ROWS", "RULE", "polars_frame"]
 
 AUTO_MIN_ROWS = 1000  # below this the training set cannot spare rows
 AUTO_SHARE = 0.2
@@ -68,14 +68,36 @@ def _splitmix(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
+def _hashable(table: pa.Table) -> pa.Table:
+    """``table`` with its interval columns (DuckDB's INTERVAL, which polars cannot import) as their 16 bytes
+    per value (months, days, nanoseconds): hashed like any other value. Other columns are untouched, so their
+    tables hash as before.
+
+    >>> t = pa.table({"d": pa.array([(1, 2, 3), None], pa.month_day_nano_interval())})
+    >>> _hashable(t).schema.field("d").type, _hashable(t).column("d").null_count
+    (FixedSizeBinaryType(fixed_size_binary[16]), 1)
+    """
+    cols = []
+    for col in table.columns:
+        if pa.types.is_interval(col.type):
+            col = pa.chunked_array([pa.Array.from_buffers(pa.binary(16), len(c), c.buffers()[:2], c.null_count,
+                                                          c.offset) for c in col.chunks], pa.binary(16))
+        cols.append(col)
+    return pa.Table.from_arrays(cols, names=table.column_names)
+
+
+def polars_frame(table: pa.Table) -> pl.DataFrame:
+    """``table`` as a polars DataFrame, interval columns as their bytes (:func:`_hashable`)."""
+    df = pl.from_arrow(_hashable(table))
+    return df.to_frame() if isinstance(df, pl.Series) else df
+
+
 def row_hashes(table: pa.Table, key: str) -> np.ndarray:
     """A 64-bit hash of each row under ``key`` (polars' row hash seeded with one key word, mixed
     with the others): a function of the row's values, its occurrence among identical rows and the key
     only (identical rows are split like any others, not held out or kept together)."""
     words = [int(key[i:i + 16], 16) for i in range(0, 64, 16)]
-    df = pl.from_arrow(table)
-    if isinstance(df, pl.Series):
-        df = df.to_frame()
+    df = polars_frame(table)
     occ = fresh_name(df.columns, "__dp_synth_occurrence")  # its name is not hashed, only its values
     # numbered within the rows equal in every column (not of equal hash: no two different rows share a group)
     df = df.with_columns(pl.int_range(pl.len()).over(df.columns).alias(occ)) if df.width else df

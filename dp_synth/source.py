@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Sequence
 
-import polars as pl
 import pyarrow as pa
 
 from .counts import Counts, FrameCounts
-from .holdout import RULE, HoldoutPlan, split
+from .holdout import RULE, HoldoutPlan, polars_frame, split
 
 __all__ = ["TrainingSource", "ArrowSource", "TrainingRows", "TRAIN_SAMPLE_ROWS"]
 
@@ -60,9 +60,11 @@ class TrainingSource(ABC):
         """Exact counts over the rows not held out under ``plan``."""
 
     @abstractmethod
-    def training_rows(self, plan: HoldoutPlan, n_noisy: float, key: str | None = None) -> TrainingRows:
+    def training_rows(self, plan: HoldoutPlan, n_noisy: float, key: str | None = None,
+                      columns: Sequence[str] | None = None) -> TrainingRows:
         """The rows DP-SGD reads; ``n_noisy`` is the DP count of the training rows, ``key`` a
-        sampling key to use (tests: reproducible), else a fresh random one."""
+        sampling key to use (tests: reproducible), else a fresh random one; ``columns``: only these
+        (what the model learns: a column declared ignore, key or PII never leaves the source)."""
 
 
 class ArrowSource(TrainingSource):
@@ -85,8 +87,9 @@ class ArrowSource(TrainingSource):
         return self._split[1]
 
     def counts(self, plan: HoldoutPlan) -> Counts:
-        df = pl.from_arrow(self._train(plan))
-        return FrameCounts(df.to_frame() if isinstance(df, pl.Series) else df)
+        return FrameCounts(polars_frame(self._train(plan)))
 
-    def training_rows(self, plan: HoldoutPlan, n_noisy: float, key: str | None = None) -> TrainingRows:
-        return TrainingRows(self._train(plan))
+    def training_rows(self, plan: HoldoutPlan, n_noisy: float, key: str | None = None,
+                      columns: Sequence[str] | None = None) -> TrainingRows:
+        rows = self._train(plan)
+        return TrainingRows(rows if columns is None else rows.select(list(columns)))

@@ -330,11 +330,12 @@ class EngineSource(TrainingSource):
     def counts(self, plan: HoldoutPlan) -> Counts:
         return EngineCounts(self.engine, self.rel, self.train_scope(plan), clock=self.seconds, repeats=self.repeats)
 
-    def training_rows(self, plan: HoldoutPlan, n_noisy: float, key: str | None = None) -> TrainingRows:
+    def training_rows(self, plan: HoldoutPlan, n_noisy: float, key: str | None = None,
+                      columns: Sequence[str] | None = None) -> TrainingRows:
         rate = min(1.0, self.sample_rows / max(n_noisy, 1.0))
         key = (key or new_key()) if rate < 1.0 else None
         t0 = time.perf_counter()
         rows = self.engine.read(self.rel, ((Keyed(key, rate),) if key else ()) + self.train_scope(plan),
-                                self.repeats)
+                                self.repeats, columns)
         self.seconds["read"] = time.perf_counter() - t0
         return TrainingRows(rows, rate if key else 1.0, key)

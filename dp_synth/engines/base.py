@@ -146,8 +146,10 @@ class Engine(ABC):
         """Order-independent content hash: column names and types, count, aggregates of row hashes."""
 
     @abstractmethod
-    def read(self, rel: Relation, where: Sequence[Keyed] = (), repeats: Any = None) -> pa.Table:
-        """All rows, or those every :class:`Keyed` filter in ``where`` keeps (``repeats``: :meth:`repeated`)."""
+    def read(self, rel: Relation, where: Sequence[Keyed] = (), repeats: Any = None,
+             columns: Sequence[str] | None = None) -> pa.Table:
+        """All rows, or those every :class:`Keyed` filter in ``where`` keeps (``repeats``: :meth:`repeated`);
+        ``columns``: only these (the filters still hash every column), else all."""
 
     def repeated(self, rel: Relation) -> AbstractContextManager[Any]:
         """A context whose value, passed as ``repeats`` to :meth:`read` and :meth:`scope` inside it, saves

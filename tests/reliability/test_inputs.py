@@ -115,6 +115,51 @@ def test_uuid_becomes_a_key_and_json_is_refused_before_training(tmp_path, monkey
     assert n == distinct > 0
 
 
+def test_an_ignored_interval_column_is_never_read_for_training_and_the_twin_validates(tmp_path, monkeypatch):
+    """An INTERVAL column (which polars cannot import) declared ignore: the run read every column for DP-SGD
+    and stopped with polars' traceback, and so did `validate`. Training now reads only the learned columns
+    (an ignored, key or PII column never leaves the source), and validation reads only what the twin learned."""
+    from dp_synth.engines.duckdb import DuckDBEngine
+    from dp_synth.validate import validate
+
+    path = tmp_path / "iv.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE main.iv AS SELECT range % 7 AS g, (range * 13) % 101 AS x, "
+                    "to_seconds(range) AS waited, 'secret-' || range AS note FROM range(1200)")
+    reads = []
+    real_read = DuckDBEngine.read
+
+    def spy(self, rel, where=(), repeats=None, columns=None):
+        reads.append((rel.name, columns))
+        return real_read(self, rel, where, repeats, columns)
+
+    monkeypatch.setattr(DuckDBEngine, "read", spy)
+    spec = {"columns": {"waited": {"role": "ignore"}, "note": {"role": "pii"}}}
+    res = dp_synth.synthesize(str(path), "main.iv", 1.0, seed=1, config=CFG, spec=spec)
+    assert ("iv", ["g", "x"]) in reads and all(cols is not None and "note" not in cols for _, cols in reads)
+    with duckdb.connect(str(path)) as con:
+        n, waited = con.execute(f"SELECT count(*), count(waited) FROM {res.twin.sql}").fetchall()[0]
+        typ = con.execute(f"SELECT typeof(waited) FROM {res.twin.sql} LIMIT 1").fetchall()[0][0]
+    assert n > 0 and waited == 0 and typ == "INTERVAL"
+    result = validate(str(path), str(res.twin), suite="utility", out=tmp_path / "out")
+    assert result.suites["utility"]["evaluated"] > 0
+
+
+def test_an_ignored_interval_column_in_memory_is_split_and_fitted():
+    """The library path hashes whole rows for its holdout in polars: an interval column is hashed by its
+    bytes (months, days, nanoseconds), not refused with polars' traceback; equal intervals hash alike."""
+    from dp_synth.holdout import row_hashes
+
+    t = duckdb.sql("SELECT range % 7 AS g, (range * 13) % 101 AS x, to_seconds(range % 50) AS waited "
+                   "FROM range(1500)").to_arrow_table()
+    m = dp_synth.fit(t, epsilon=2.0, seed=0, spec={"columns": {"waited": {"role": "ignore"}}}, config=CFG)
+    assert sum(b.num_rows for b in m.sample_batches(50, seed=0)) == 50
+    h = row_hashes(t, "00" * 32)
+    other = row_hashes(t.set_column(2, "waited", duckdb.sql("SELECT to_seconds(range % 50 + 1) AS w "
+                                                             "FROM range(1500)").to_arrow_table().column(0)), "00" * 32)
+    assert len(set(h.tolist())) == 1500 and (h != other).all()
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p: p.mkdir(), "is a directory"),
     (lambda p: p.write_bytes(b"not a database at all" * 100), "cannot be opened as a DuckDB|not a DuckDB"),

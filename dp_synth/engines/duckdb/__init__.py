@@ -103,8 +103,9 @@ class DuckDBEngine(Engine):
     def fingerprint(self, rel: Relation) -> str:
         return scan.table_fingerprint(self.con, rel)
 
-    def read(self, rel: Relation, where: Sequence[Keyed] = (), repeats: str | None = None) -> pa.Table:
-        return scan.read(self.con, rel, where, repeats=repeats)
+    def read(self, rel: Relation, where: Sequence[Keyed] = (), repeats: str | None = None,
+             columns: Sequence[str] | None = None) -> pa.Table:
+        return scan.read(self.con, rel, where, repeats=repeats, columns=columns)
 
     @contextmanager
     def repeated(self, rel: Relation) -> Iterator[str]:

@@ -79,9 +79,13 @@ def scoped(con, rel: Relation, where: Sequence[Keyed], repeats: str | None = Non
     return f"SELECT * EXCLUDE ({occ}) FROM ({numbered}) AS {row} WHERE {pred}", params
 
 
-def read(con, rel: Relation, where: Sequence[Keyed] = (), batch_rows: int = 1_000_000, repeats: str | None = None):
-    """The rows ``where`` keeps, as Arrow (never through pandas)."""
+def read(con, rel: Relation, where: Sequence[Keyed] = (), batch_rows: int = 1_000_000, repeats: str | None = None,
+         columns: Sequence[str] | None = None):
+    """The rows ``where`` keeps, as Arrow (never through pandas); ``columns``: only these, picked after the
+    filters (which hash every column)."""
     query, params = scoped(con, rel, where, repeats)
+    if columns is not None:
+        query = f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM ({query}) AS __dp_synth_read"
     return con.sql(query, params=params).to_arrow_reader(batch_rows).read_all() if params \
         else con.sql(query).to_arrow_reader(batch_rows).read_all()
 

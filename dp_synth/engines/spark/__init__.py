@@ -199,8 +199,10 @@ class SparkEngine(Engine):
             numbered = numbered.where(below if k.inside else ~below)
         return numbered.drop(occ)
 
-    def read(self, rel: Relation, where: Sequence[Keyed] = (), repeats: Any = None) -> pa.Table:
-        return self._kept(rel, where, repeats).toArrow()
+    def read(self, rel: Relation, where: Sequence[Keyed] = (), repeats: Any = None,
+             columns: Sequence[str] | None = None) -> pa.Table:
+        kept = self._kept(rel, where, repeats)
+        return (kept if columns is None else kept.select([names.quote(c) for c in columns])).toArrow()
 
     @contextmanager
     def repeated(self, rel: Relation) -> Iterator[Any]:
