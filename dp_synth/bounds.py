@@ -22,6 +22,9 @@ __all__ = ["dp_bounds", "dp_bounds_with_octaves", "Octaves", "pow2_top", "POW2_M
 
 POW2_MAX = 62  # largest magnitude of the bounds histogram (wider for wide types)
 ZERO_REACH = 16  # a one-signed support whose inner bound is ≤ 1/ZERO_REACH of its outer one reaches 0 (0: off)
+ZOOM_DEPTH = 4  # refinements of dated bounds past the second, at most (each ≥ 4× finer)
+ZOOM_CELLS = 6  # a support of at most this many of REFINE_AGAIN cells is zoomed into (with its margins ≤ 1/4)
+ZOOM_FLOOR = {Kind.DATE: 1.0, Kind.TIMESTAMP: 1e6}  # the finest cell a zoom measures: a day, a second (in µs)
 REFINE_AGAIN = 32  # dates/timestamps of many rows: a second refinement's cells (one was 1/32 octave: 407 days
 # for 2024's microseconds; a year of events got bounds 2023-07 … 2025-09, 1.6 % of twin rows outside the year)
 
@@ -111,9 +114,7 @@ def dp_bounds_with_octaves(counts: Counts, counter: NoisyCounter, rho: float, c:
     # all data in one octave far from 0 (dates, years, timestamps), or dates in two: refine, if there is signal
     if refine and dated and refine >= 32:  # many rows: the refined support is refined again (REFINE_AGAIN)
         lo, hi = _refine_bounds(counts, counter, rho / 2, c, lo, hi, cells=refine, grow=False)
-        step = (hi - lo) / REFINE_AGAIN  # and keeps one cell of margin: its edge cells hold few rows
-        a, z = _refine_bounds(counts, counter, rho / 2, c, lo, hi, cells=REFINE_AGAIN, grow=True)
-        lo, hi = max(lo, a - step), min(hi, z + step)
+        lo, hi = _zoom(counts, counter, rho / 2, c, lo, hi)
     elif refine:
         lo, hi = _refine_bounds(counts, counter, rho, c, lo, hi, cells=refine, grow=not dated)
     if c.kind is not Kind.FLOAT:
@@ -207,6 +208,30 @@ def _reach_zero(lo: float, hi: float) -> tuple[float, float]:
     return lo, hi
 
 
+def _zoom(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, lo: float, hi: float,
+          depth: int = 0) -> tuple[float, float]:
+    """Refine dated bounds in REFINE_AGAIN cells, with a margin of one cell (its edge cells hold few rows).
+    Half of ``rho`` measures the cells first. When the data fill at most two of them with a clear count
+    (a day of events: 2024's microseconds in cells of 12.7 days, the twin spread over 9 hours for 5), the
+    other half zooms into them, recursively (at most ZOOM_DEPTH times, cells no finer than ZOOM_FLOOR);
+    else it measures the same cells again, and the two combine to what one release of ``rho`` gives
+    (:func:`~dp_synth.support.combine`). Either way the whole ``rho`` is spent, and nothing else."""
+    binning = Equal(lo, hi, REFINE_AGAIN)
+    step = (hi - lo) / REFINE_AGAIN
+    true = counts.histogram(c.name, c.kind, binning)
+    noisy, sigma = counter.counts(true, rho / 2, f"{c.name}: bounds refinement ({REFINE_AGAIN} cells)")
+    a, z = support(noisy, sigma, extend=3.0)
+    m = z - a + 1
+    if (m <= ZOOM_CELLS and depth < ZOOM_DEPTH and step / REFINE_AGAIN >= ZOOM_FLOOR[c.kind]
+            and float(noisy[a:z + 1].sum()) > 40 * sigma * math.sqrt(m) and not (lo < 0 < hi)):
+        edges = binning.edges
+        return _zoom(counts, counter, rho / 2, c, max(lo, edges[a] - step), min(hi, edges[z + 1] + step), depth + 1)
+    again, sigma2 = counter.counts(true, rho / 2, f"{c.name}: bounds refinement ({REFINE_AGAIN} cells, again)")
+    noisy, sigma = combine(noisy, sigma, again, sigma2)
+    a, z = _refined_support(noisy, float(np.max(sigma)), binning.edges, grow=True)
+    return max(lo, a - step), min(hi, z + step)
+
+
 def _refine_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, lo: float, hi: float,
                    cells: int = 32, grow: bool = True) -> tuple[float, float]:
     """Trim power-of-two bounds to the outermost of ``cells`` equal cells with a clear noisy count:
@@ -215,9 +240,13 @@ def _refine_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnS
     if lo < 0 < hi:
         return lo, hi
     binning = Equal(lo, hi, cells)
-    edges = binning.edges
     true = counts.histogram(c.name, c.kind, binning)
     noisy, sigma = counter.counts(true, rho, f"{c.name}: bounds refinement ({cells} cells)")
+    return _refined_support(noisy, sigma, binning.edges, grow)
+
+
+def _refined_support(noisy: np.ndarray, sigma: float, edges: np.ndarray, grow: bool) -> tuple[float, float]:
+    """The bounds a refinement's noisy cells give (:func:`_refine_bounds`). Post-processing."""
     a, z = widen(noisy, sigma, *support(noisy, sigma, extend=3.0))
     # thin data beside the support (few rows per cell): trimming would clamp those rows. When the cells
     # outside hold clear mass — above a tenth of the support's *and* above 2σ√m for their m cells (the

@@ -297,3 +297,40 @@ def test_data_thin_against_the_noise_get_their_octave_or_a_named_placeholder_nev
     assert far <= 2, far
     if case == "counts":
         assert found >= 20, found
+
+
+def test_a_day_of_timestamps_is_zoomed_into_and_the_budget_is_spent_exactly():
+    """16,000 events in 4.4 hours of 2024-01-01 (a daily partition): two refinements gave cells of 12.7 days
+    and bounds of 51 days, so the twin's events spread over 9 hours (its fine cells). Zooming into a support
+    of ≤ 6 of 32 cells with half of what is left gives bounds within 1.5× the data's range, clamping no row,
+    and the measurements' ρ sums to the bounds' budget."""
+    base = dt.datetime(2024, 1, 1)
+    ts = [base + dt.timedelta(seconds=int(s)) for s in range(16_000)]
+    df = pl.DataFrame({"t": ts})
+    c = TableSpec.from_arrow(df.to_arrow().schema, table="t").learned[0]
+    v = np.array([(t - dt.datetime(1970, 1, 1)) / dt.timedelta(microseconds=1) for t in ts])
+    rho = 0.01
+    for seed in range(3):
+        counter = NoisyCounter(np.random.RandomState(seed))
+        lo, hi = dp_bounds(as_counts(df), counter, rho, c, df.to_arrow().schema.field("t").type)
+        assert lo <= v.min() and hi >= v.max()
+        assert (hi - lo) / (v.max() - v.min()) < 1.5, (lo, hi)
+        assert sum(1 / (2 * m.sigma ** 2) for m in counter.measurements) == pytest.approx(rho)
+        assert sum("refinement" in m.target for m in counter.measurements) >= 4  # zoomed at least once
+
+
+def test_a_year_of_timestamps_is_not_zoomed_and_measures_its_second_refinement_twice():
+    """Data over 29 of the second refinement's 32 cells: no zoom; its two halves are combined (one release
+    of the same budget), as before the zoom existed."""
+    rng = np.random.default_rng(0)
+    base = dt.datetime(2024, 1, 1)
+    ts = [base + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 365 * 86_400, 20_000)]
+    df = pl.DataFrame({"t": ts})
+    c = TableSpec.from_arrow(df.to_arrow().schema, table="t").learned[0]
+    counter = NoisyCounter(np.random.RandomState(0))
+    lo, hi = dp_bounds(as_counts(df), counter, 0.01, c, df.to_arrow().schema.field("t").type)
+    targets = [m.target for m in counter.measurements]
+    assert targets == ["t: bounds (powers of two)", "t: bounds refinement (32 cells)",
+                       "t: bounds refinement (32 cells)", "t: bounds refinement (32 cells, again)"]
+    days = (hi - lo) / 86_400e6
+    assert 365 <= days < 1.3 * 365, days  # 458 days: the second refinement's cells (12.7 days) and a margin of one
