@@ -32,11 +32,14 @@ POW2_MIN = -20  # smallest magnitude bucket of the bounds histogram: 2^-20
 
 
 def numeric_values(series: pl.Series, kind: Kind) -> pl.Series:
-    """A numeric column as Float64: dates in days, timestamps in microseconds since 1970."""
+    """A numeric column as Float64: dates in days, timestamps in microseconds since 1970, times of day in
+    microseconds since midnight."""
     if kind is Kind.DATE:
         return series.cast(pl.Date).cast(pl.Int32).cast(pl.Float64)
     if kind is Kind.TIMESTAMP:
         return series.dt.epoch("us").cast(pl.Float64)
+    if kind is Kind.TIME:  # polars holds a time of day in nanoseconds
+        return (series.cast(pl.Time).cast(pl.Int64) // 1000).cast(pl.Float64)
     return series.cast(pl.Float64)
 
 

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from .counts import category_values, cell_index, numeric_values
 from .profile import OTHER, CategoricalProfile, NumericProfile, TableProfile
-from .spec import Kind, Role, TableSpec, is_text
+from .spec import DAY_US, Kind, Role, TableSpec, is_text
 
 __all__ = ["Encoder"]
 
@@ -220,6 +220,9 @@ def _cast(arr: pa.Array, typ: pa.DataType, kind: Kind, within: tuple[float, floa
                                       skip_nulls=False)
         # seconds and milliseconds: truncated to the column's unit, as the source's values are
         return pc.cast(pc.cast(arr, pa.int64()), pa.timestamp("us", tz=typ.tz)).cast(typ, safe=False)
+    if pa.types.is_time(typ) and pa.types.is_floating(arr.type):  # microseconds since midnight, in the day
+        arr = pc.max_element_wise(pc.min_element_wise(arr, DAY_US[1], skip_nulls=False), 0.0, skip_nulls=False)
+        return pc.cast(pc.cast(arr, pa.int64()), pa.time64("us")).cast(typ, safe=False)
     if pa.types.is_boolean(typ):
         return pc.equal(arr, "true")
     if pa.types.is_integer(typ) and pa.types.is_floating(arr.type):

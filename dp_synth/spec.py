@@ -28,7 +28,7 @@ import yaml
 from .errors import InputError
 
 __all__ = ["Kind", "Role", "ColumnSpec", "TableSpec", "load_spec_overrides", "MAX_LEARNED_COLUMNS", "type_range",
-           "is_text", "check_width"]
+           "is_text", "check_width", "DAY_US"]
 
 MAX_LEARNED_COLUMNS = 100  # candidate pairs grow as k²; measured in docs/reliability.md
 
@@ -40,11 +40,12 @@ class Kind(str, enum.Enum):
     CATEGORICAL = "categorical"
     DATE = "date"
     TIMESTAMP = "timestamp"
+    TIME = "time"
 
     @property
     def is_numeric(self) -> bool:
-        """Kinds modelled as binned numbers (dates and timestamps as days/microseconds)."""
-        return self in (Kind.INTEGER, Kind.FLOAT, Kind.DATE, Kind.TIMESTAMP)
+        """Kinds modelled as binned numbers (dates, timestamps and times of day as days/microseconds)."""
+        return self in (Kind.INTEGER, Kind.FLOAT, Kind.DATE, Kind.TIMESTAMP, Kind.TIME)
 
 
 class Role(str, enum.Enum):
@@ -56,8 +57,7 @@ class Role(str, enum.Enum):
 
 _UNSUPPORTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_struct, pa.types.is_map,
                 pa.types.is_binary, pa.types.is_large_binary, pa.types.is_fixed_size_binary,
-                pa.types.is_union, pa.types.is_fixed_size_list, pa.types.is_time,
-                pa.types.is_duration, pa.types.is_interval)
+                pa.types.is_union, pa.types.is_fixed_size_list, pa.types.is_duration, pa.types.is_interval)
 
 
 def is_text(arrow_type: pa.DataType) -> bool:
@@ -78,6 +78,8 @@ def kind_of(arrow_type: pa.DataType) -> Kind | None:
         return Kind.DATE
     if pa.types.is_timestamp(arrow_type):
         return Kind.TIMESTAMP
+    if pa.types.is_time(arrow_type):
+        return Kind.TIME
     if is_text(arrow_type) or pa.types.is_dictionary(arrow_type):
         return Kind.CATEGORICAL
     return None
@@ -170,6 +172,7 @@ class TableSpec:
 
 
 _KEYS = {"kind", "role", "bounds", "categories", "grain"}
+DAY_US = (0.0, 86_399_999_999.0)  # a time of day's range in microseconds: public (the type's), its default bounds
 GRAIN_UNITS = {"millisecond": 1e3, "second": 1e6, "minute": 60e6, "hour": 3_600e6, "day": 86_400e6}  # in µs
 
 
@@ -190,6 +193,8 @@ def type_range(t: pa.DataType) -> tuple[float, float] | None:
         return -top, top
     if pa.types.is_floating(t):
         return -1.7976931348623157e308, 1.7976931348623157e308
+    if pa.types.is_time(t):  # a time of day in microseconds
+        return DAY_US
     return None
 
 
@@ -234,6 +239,8 @@ def _column(f: pa.Field, override: Mapping[str, Any], table: str) -> ColumnSpec:
         raise InputError(f"{where}: bounds apply to numbers, dates and timestamps; this column is {kind.value} "
                          f"(type {f.type}). Declare its values with categories instead")
     bounds = _bounds(override.get("bounds"), where, kind)
+    if kind is Kind.TIME and bounds is None:
+        bounds = DAY_US  # the type's range is a schema fact: no budget goes to a time of day's bounds
     if bounds is not None and type_range(f.type) is not None:
         lo, hi = type_range(f.type)
         if bounds[0] < lo or bounds[1] > hi:
@@ -266,9 +273,10 @@ def _grain(g: Any, where: str, kind: Kind) -> float | None:
     """
     if g is None:
         return None
-    if kind is Kind.TIMESTAMP:
-        if not isinstance(g, str) or g not in GRAIN_UNITS:  # (a list is unhashable: no `in` on it)
-            raise InputError(f"{where}: the grain of a timestamp is one of {list(GRAIN_UNITS)}, got {g!r}")
+    if kind in (Kind.TIMESTAMP, Kind.TIME):
+        units = [u for u in GRAIN_UNITS if kind is Kind.TIMESTAMP or u != "day"]
+        if not isinstance(g, str) or g not in units:  # (a list is unhashable: no `in` on it)
+            raise InputError(f"{where}: the grain of a {kind.value} is one of {units}, got {g!r}")
         return GRAIN_UNITS[g]
     if kind not in (Kind.FLOAT, Kind.INTEGER):
         raise InputError(f"{where}: grain applies to numbers and timestamps (the twin's values are rounded to "
@@ -281,7 +289,11 @@ def _grain(g: Any, where: str, kind: Kind) -> float | None:
 
 
 def _as_number(x: Any, kind: Kind | None) -> float:
-    """Bounds in the column's own units: numbers, or ISO dates/timestamps for date kinds."""
+    """Bounds in the column's own units: numbers, or ISO dates/timestamps for date kinds, "HH:MM[:SS]" for
+    times of day (in microseconds)."""
+    if kind is Kind.TIME and not isinstance(x, (int, float)):
+        t = x if isinstance(x, dt.time) else dt.time.fromisoformat(str(x))
+        return ((t.hour * 60 + t.minute) * 60 + t.second) * 1e6 + t.microsecond
     if kind in (Kind.DATE, Kind.TIMESTAMP) and not isinstance(x, (int, float)):
         t = x if isinstance(x, (dt.date, dt.datetime)) else dt.datetime.fromisoformat(str(x))
         if kind is Kind.DATE:

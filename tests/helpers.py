@@ -60,9 +60,10 @@ def duckdb_with(path, **tables) -> Path:
     return Path(path)
 
 
-def awkward_numbers_table(n: int = 600, seed: int = 0) -> pa.Table:
+def awkward_numbers_table(n: int = 600, seed: int = 0, times: bool = False) -> pa.Table:
     """Values on cell edges: zeros, exact powers of two, negatives, tiny and huge magnitudes, NULLs,
-    dates, timestamps, booleans and strings that need escaping (quotes, backslashes, unicode)."""
+    dates, timestamps, booleans and strings that need escaping (quotes, backslashes, unicode); ``times``:
+    also times of day (DuckDB's TIME), midnight and the day's last microsecond among them."""
     rng = np.random.default_rng(seed)
     pow2 = [2.0 ** k * s for k in range(-25, 70, 3) for s in (1, -1)]
     floats = rng.choice(pow2 + [0.0, 0.1, 0.5, 1.5, 3.0, 1e-300, 1e300, None], n).tolist()
@@ -78,7 +79,9 @@ def awkward_numbers_table(n: int = 600, seed: int = 0) -> pa.Table:
                        pa.timestamp("us")),
         "b": pa.array([None if rng.random() < 0.1 else bool(rng.random() < 0.3) for _ in range(n)]),
         "s": pa.array(rng.choice(words, n).tolist(), pa.string()),
-    })
+    } | ({"tm": pa.array([None if rng.random() < 0.1 else (dt.time(0) if x % 97 == 0 else dt.time(23, 59, 59, 999_999)
+                           if x % 89 == 0 else dt.time(x // 3600 % 24, x // 60 % 60, x % 60))
+                          for x in rng.integers(0, 86_400, n).tolist()], pa.time64("us"))} if times else {}))
 
 
 def assert_engine_counts_match_memory(engine, rel, where=()):
@@ -95,7 +98,8 @@ def assert_engine_counts_match_memory(engine, rel, where=()):
     eng = engine.counts(rel, where)
     assert eng.rows() == frame.rows() == table.num_rows
     kinds = {"f": Kind.FLOAT, "i": Kind.INTEGER, "small": Kind.INTEGER, "d": Kind.DATE, "ts": Kind.TIMESTAMP}
-    binnings = [Pow2(62), Pow2(128), Equal(-3.0, 2.0**41, 32), Equal(0.5, 1.5, 7),
+    kinds |= {"tm": Kind.TIME} if "tm" in table.column_names else {}
+    binnings = [Pow2(62), Pow2(128), Equal(-3.0, 2.0**41, 32), Equal(0.5, 1.5, 7), Equal(0.0, 86_399_999_999.0, 48),
                 Fine(-8.0, 64.0, (-8.0, 0.0, 0.0, 0.1, 3.0), (0.0, 0.0, 0.1, 3.0, 64.0)),
                 Fine(-3.0, 4.0, tuple(float(v) for v in range(-3, 5)), tuple(float(v) for v in range(-3, 5)))]
     requests = [Hist(c, k, b, nulls) for c, k in kinds.items() for b in binnings for nulls in (False, True)]

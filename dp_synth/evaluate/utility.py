@@ -20,7 +20,7 @@ __all__ = ["discretize", "marginal_tvd", "mean_marginal_tvd", "tstr_auc", "tstr_
            "association_matrix", "association_difference", "matrices_difference", "correlation_difference"]
 
 _NUMERIC = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64,
-            pl.Float32, pl.Float64, pl.Date, pl.Datetime, pl.Decimal)
+            pl.Float32, pl.Float64, pl.Date, pl.Datetime, pl.Decimal, pl.Time)
 
 
 def _as_float(s: pl.Series) -> pl.Series:
@@ -28,6 +28,8 @@ def _as_float(s: pl.Series) -> pl.Series:
         return s.cast(pl.Int32).cast(pl.Float64)
     if isinstance(s.dtype, pl.Datetime):
         return s.dt.epoch("us").cast(pl.Float64)
+    if s.dtype == pl.Time:
+        return s.cast(pl.Int64).cast(pl.Float64)
     return s.cast(pl.Float64)
 
 

@@ -17,7 +17,7 @@ from helpers import FAST, adult_sample, assert_engine_counts_match_memory, awkwa
 def engine():
     con = duckdb.connect()
     eng = open_engine(con)
-    eng.create_table(Relation("main", "awkward"), awkward_numbers_table())
+    eng.create_table(Relation("main", "awkward"), awkward_numbers_table(times=True))
     yield eng
     con.close()
 
@@ -56,14 +56,15 @@ def test_synthesize_measures_in_the_engine_and_reads_only_the_sample(tmp_path, m
     monkeypatch.setattr(source, "TRAIN_SAMPLE_ROWS", 1000)
     reads, queries = [], []
     real_read, real_query = DuckDBEngine.read, DuckDBEngine.query
-    monkeypatch.setattr(DuckDBEngine, "read", lambda self, rel, where=(), repeats=None: reads.append(
-        (str(rel), where)) or real_read(self, rel, where, repeats))
+    monkeypatch.setattr(DuckDBEngine, "read", lambda self, rel, where=(), repeats=None, columns=None: reads.append(
+        (str(rel), where, columns)) or real_read(self, rel, where, repeats, columns))
     monkeypatch.setattr(DuckDBEngine, "query", lambda self, sql, params=(): queries.append(sql) or real_query(
         self, sql, params))
     res = dp_synth.synthesize(str(path), "adult", 2.0, config=FAST, seed=1)
     row = res.ledger_row
-    source_reads = [w for r, w in reads if r == "main.adult"]
+    source_reads = [w for r, w, _ in reads if r == "main.adult"]
     assert len(source_reads) == 1  # only DP-SGD's rows come back, and only once
+    assert [c for r, _, c in reads if r == "main.adult"] == [res.model.metadata["learned_columns"]]
     (sample, not_held) = source_reads[0]
     assert sample == Keyed(row["sample_key"], row["sample_rate"]) and sample.inside
     assert not_held == Keyed(row["holdout_key"], 0.2, inside=False)

@@ -12,7 +12,7 @@ class DuckDBDialect(Dialect):
     def numeric(self, col: str, kind: Kind) -> str:
         if kind is Kind.DATE:
             return f"CAST(date_diff('day', DATE '1970-01-01', {col}) AS DOUBLE)"
-        if kind is Kind.TIMESTAMP:
+        if kind in (Kind.TIMESTAMP, Kind.TIME):  # a TIME's epoch_us: microseconds since midnight
             return f"CAST(epoch_us({col}) AS DOUBLE)"
         return f"CAST({col} AS DOUBLE)"
 

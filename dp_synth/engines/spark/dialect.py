@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from ...errors import InputError
 from ...spec import Kind
 from ..aggregates import Dialect
 from .names import quote
@@ -20,6 +21,9 @@ class SparkDialect(Dialect):
             return f"CAST(unix_date({col}) AS DOUBLE)"
         if kind is Kind.TIMESTAMP:  # TIMESTAMP_NTZ read in the session time zone (UTC in local sessions)
             return f"CAST(unix_micros(CAST({col} AS TIMESTAMP)) AS DOUBLE)"
+        if kind is Kind.TIME:
+            raise InputError(f"column {col}: times of day (TIME) are learned on the DuckDB engine only. On Spark, "
+                             "declare it {'role': 'ignore'}, or store it as a timestamp or in seconds in a copy")
         return f"CAST({col} AS DOUBLE)"
 
     def text(self, col: str) -> str:
