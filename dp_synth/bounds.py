@@ -222,7 +222,7 @@ def _zoom(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, lo: 
     noisy, sigma = counter.counts(true, rho / 2, f"{c.name}: bounds refinement ({REFINE_AGAIN} cells)")
     a, z = support(noisy, sigma, extend=3.0)
     m = z - a + 1
-    if (m <= ZOOM_CELLS and depth < ZOOM_DEPTH and step / REFINE_AGAIN >= ZOOM_FLOOR[c.kind]
+    if (m <= ZOOM_CELLS and depth < ZOOM_DEPTH and (m + 2) * step / REFINE_AGAIN >= ZOOM_FLOOR[c.kind]
             and float(noisy[a:z + 1].sum()) > 40 * sigma * math.sqrt(m) and not (lo < 0 < hi)):
         edges = binning.edges
         return _zoom(counts, counter, rho / 2, c, max(lo, edges[a] - step), min(hi, edges[z + 1] + step), depth + 1)

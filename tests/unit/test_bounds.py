@@ -334,3 +334,17 @@ def test_a_year_of_timestamps_is_not_zoomed_and_measures_its_second_refinement_t
                        "t: bounds refinement (32 cells)", "t: bounds refinement (32 cells, again)"]
     days = (hi - lo) / 86_400e6
     assert 365 <= days < 1.3 * 365, days  # 458 days: the second refinement's cells (12.7 days) and a margin of one
+
+
+def test_a_week_of_dates_is_zoomed_to_days_and_a_constant_date_stays_within_a_few_days():
+    """20,000 rows over 7 days: the second refinement's cells are 16–32 days, so the twin drew dates over
+    weeks around them. The zoom stops at cells of a day (ZOOM_FLOOR), where the bounds are within a few days."""
+    for days in (7, 1):
+        d = [dt.date(2024, 3, 1) + dt.timedelta(days=i % days) for i in range(20_000)]
+        df = pl.DataFrame({"d": d})
+        c = TableSpec.from_arrow(df.to_arrow().schema, table="t").learned[0]
+        v = np.array([(x - dt.date(1970, 1, 1)).days for x in d])
+        for seed in range(3):
+            lo, hi = dp_bounds(as_counts(df), NoisyCounter(np.random.RandomState(seed)), 0.01, c,
+                               df.to_arrow().schema.field("d").type)
+            assert v.min() - 5 <= lo <= v.min() and v.max() <= hi <= v.max() + 5, (days, lo - v.min(), hi - v.max())
