@@ -211,16 +211,20 @@ def _reach_zero(lo: float, hi: float) -> tuple[float, float]:
 def _zoom(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, lo: float, hi: float,
           depth: int = 0) -> tuple[float, float]:
     """Refine dated bounds in REFINE_AGAIN cells, with a margin of one cell (its edge cells hold few rows).
-    Half of ``rho`` measures the cells first. When the data fill at most two of them with a clear count
-    (a day of events: 2024's microseconds in cells of 12.7 days, the twin spread over 9 hours for 5), the
-    other half zooms into them, recursively (at most ZOOM_DEPTH times, cells no finer than ZOOM_FLOOR);
-    else it measures the same cells again, and the two combine to what one release of ``rho`` gives
-    (:func:`~dp_synth.support.combine`). Either way the whole ``rho`` is spent, and nothing else."""
+    Half of ``rho`` measures the cells first. When the data (with the thin data beside them that the cells
+    show, :func:`_refined_cells`) fill at most ZOOM_CELLS of them with a clear count — a day of events: 2024's
+    microseconds in cells of 12.7 days, so the twin spread 5.5 hours of events over 9 — the other half zooms
+    into them, recursively (at most ZOOM_DEPTH times, to cells no finer than ZOOM_FLOOR); else it measures the
+    same cells again, and the two combine to what one release of ``rho`` gives
+    (:func:`~dp_synth.support.combine`). Either way the whole ``rho`` is spent, and nothing else. Thin data
+    that no level's cells show are clamped to the bounds: 1 % of rows spread over the 30 days after a day of
+    20,000 events (0.9–1.0 % clamped; at 5 % the zoom stops at 38 days and clamps none).
+    """
     binning = Equal(lo, hi, REFINE_AGAIN)
     step = (hi - lo) / REFINE_AGAIN
     true = counts.histogram(c.name, c.kind, binning)
     noisy, sigma = counter.counts(true, rho / 2, f"{c.name}: bounds refinement ({REFINE_AGAIN} cells)")
-    a, z = support(noisy, sigma, extend=3.0)
+    a, z = _refined_cells(noisy, sigma, grow=False)
     m = z - a + 1
     if (m <= ZOOM_CELLS and depth < ZOOM_DEPTH and (m + 2) * step / REFINE_AGAIN >= ZOOM_FLOOR[c.kind]
             and float(noisy[a:z + 1].sum()) > 40 * sigma * math.sqrt(m) and not (lo < 0 < hi)):
@@ -247,6 +251,12 @@ def _refine_bounds(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnS
 
 def _refined_support(noisy: np.ndarray, sigma: float, edges: np.ndarray, grow: bool) -> tuple[float, float]:
     """The bounds a refinement's noisy cells give (:func:`_refine_bounds`). Post-processing."""
+    a, z = _refined_cells(noisy, sigma, grow)
+    return float(edges[a]), float(edges[z + 1])
+
+
+def _refined_cells(noisy: np.ndarray, sigma: float, grow: bool) -> tuple[int, int]:
+    """First and last of a refinement's cells holding data (:func:`_refine_bounds`). Post-processing."""
     a, z = widen(noisy, sigma, *support(noisy, sigma, extend=3.0))
     # thin data beside the support (few rows per cell): trimming would clamp those rows. When the cells
     # outside hold clear mass — above a tenth of the support's *and* above 2σ√m for their m cells (the
@@ -259,6 +269,6 @@ def _refined_support(noisy: np.ndarray, sigma: float, edges: np.ndarray, grow: b
         a -= extent(noisy[:a][::-1], sigma)
     if grow:
         a, z = grow_run(noisy, sigma, a, z)
-    return float(edges[a]), float(edges[z + 1])
+    return a, z
 
 
