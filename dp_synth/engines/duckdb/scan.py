@@ -85,7 +85,7 @@ def read(con, rel: Relation, where: Sequence[Keyed] = (), batch_rows: int = 1_00
     filters (which hash every column)."""
     query, params = scoped(con, rel, where, repeats)
     if columns is not None:
-        query = f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM ({query}) AS __dp_synth_read"
+        query = f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM ({query}) AS {row_alias(columns, '__dp_synth_read')}"
     return con.sql(query, params=params).to_arrow_reader(batch_rows).read_all() if params \
         else con.sql(query).to_arrow_reader(batch_rows).read_all()
 
