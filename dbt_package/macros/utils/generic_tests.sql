@@ -16,13 +16,13 @@
 {%- endmacro %}
 
 {% macro default__is_numeric(column) -%}
-  {#- numbers of every width (DECIMAL, HUGEINT, unsigned), dates and timestamps are binned, not categories -#}
+  {#- numbers of every width (DECIMAL, HUGEINT, unsigned), dates, timestamps and times of day are binned, not categories -#}
   {%- set t = column.dtype | lower -%}
   {%- set base = t.split('(')[0] | trim -%}
   {{ return(column.is_numeric() or column.is_float() or column.is_integer()
             or base in ['decimal', 'numeric', 'hugeint', 'uhugeint', 'ubigint', 'uinteger', 'usmallint', 'utinyint',
                         'bigint', 'integer', 'int', 'smallint', 'tinyint', 'double', 'float', 'real', 'date']
-            or base.startswith('timestamp')) }}
+            or base.startswith('time')) }}
 {%- endmacro %}
 
 {% macro learned_columns(model) -%}
