@@ -1,13 +1,10 @@
 """Bad input: a clear error naming what is wrong, before any training, and nothing written."""
-import json
 import os
 import subprocess
 import sys
 import time
 
 import duckdb
-import numpy as np
-import pyarrow as pa
 import pytest
 from safetensors.torch import load_file, save_file
 
