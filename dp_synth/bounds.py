@@ -223,14 +223,15 @@ def _zoom(counts: Counts, counter: NoisyCounter, rho: float, c: ColumnSpec, lo: 
     binning = Equal(lo, hi, REFINE_AGAIN)
     step = (hi - lo) / REFINE_AGAIN
     true = counts.histogram(c.name, c.kind, binning)
-    noisy, sigma = counter.counts(true, rho / 2, f"{c.name}: bounds refinement ({REFINE_AGAIN} cells)")
+    level = f"bounds zoom {depth}" if depth else "bounds refinement"
+    noisy, sigma = counter.counts(true, rho / 2, f"{c.name}: {level} ({REFINE_AGAIN} cells)")
     a, z = _refined_cells(noisy, sigma, grow=False)
     m = z - a + 1
     if (m <= ZOOM_CELLS and depth < ZOOM_DEPTH and (m + 2) * step / REFINE_AGAIN >= ZOOM_FLOOR[c.kind]
             and float(noisy[a:z + 1].sum()) > 40 * sigma * math.sqrt(m) and not (lo < 0 < hi)):
         edges = binning.edges
         return _zoom(counts, counter, rho / 2, c, max(lo, edges[a] - step), min(hi, edges[z + 1] + step), depth + 1)
-    again, sigma2 = counter.counts(true, rho / 2, f"{c.name}: bounds refinement ({REFINE_AGAIN} cells, again)")
+    again, sigma2 = counter.counts(true, rho / 2, f"{c.name}: {level} ({REFINE_AGAIN} cells, again)")
     noisy, sigma = combine(noisy, sigma, again, sigma2)
     a, z = _refined_support(noisy, float(np.max(sigma)), binning.edges, grow=True)
     return max(lo, a - step), min(hi, z + step)

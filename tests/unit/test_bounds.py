@@ -316,7 +316,7 @@ def test_a_day_of_timestamps_is_zoomed_into_and_the_budget_is_spent_exactly():
         assert lo <= v.min() and hi >= v.max()
         assert (hi - lo) / (v.max() - v.min()) < 1.5, (lo, hi)
         assert sum(1 / (2 * m.sigma ** 2) for m in counter.measurements) == pytest.approx(rho)
-        assert sum("refinement" in m.target for m in counter.measurements) >= 4  # zoomed at least once
+        assert "t: bounds zoom 1 (32 cells)" in [m.target for m in counter.measurements]  # zoomed, and named so
 
 
 def test_a_year_of_timestamps_is_not_zoomed_and_measures_its_second_refinement_twice():
