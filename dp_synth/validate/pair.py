@@ -121,21 +121,24 @@ def _other_rule(plan: dict) -> str:
 
 
 def _engine_holdout(eng: Engine, rel: Relation, sample: tuple, row: dict, document: dict, plan: dict,
-                    source_fingerprint: str) -> tuple[pa.Table, pa.Table | None, str]:
-    """The rows DP-SGD read and every held-out row, by the engine's keyed filters (what the run used)."""
+                    source_fingerprint: str, columns: list[str]) -> tuple[pa.Table, pa.Table | None, str]:
+    """The rows DP-SGD read and every held-out row, by the engine's keyed filters (what the run used); only
+    ``columns`` (what the twin learned) are read."""
     if source_fingerprint != row.get("source_fingerprint"):
-        return eng.read(rel, sample), None, "the source changed since the twin was trained; its holdout cannot be re-derived"
+        return (eng.read(rel, sample, columns=columns), None,
+                "the source changed since the twin was trained; its holdout cannot be re-derived")
     trained = {k: v for k, v in ((document.get("metadata") or {}).get("versions") or {}).items() if k in ("duckdb", "spark")}
     now = eng.versions()
     if any(now.get(k) not in (None, v) for k, v in trained.items()):
-        return eng.read(rel, sample), None, (f"the twin was trained with {trained} and this is {now}: the engine's "
-                                             "row hash may differ, so the holdout is not re-derived")
+        return eng.read(rel, sample, columns=columns), None, (
+            f"the twin was trained with {trained} and this is {now}: the engine's row hash may differ, so the "
+            "holdout is not re-derived")
     if plan.get("rule") not in (None, eng.keyed_rule):
-        return eng.read(rel, sample), None, _other_rule(plan)
+        return eng.read(rel, sample, columns=columns), None, _other_rule(plan)
     share, key = float(plan["share"]), row["holdout_key"]
     with eng.repeated(rel) as repeats:
-        train = eng.read(rel, (*sample, Keyed(key, share, inside=False)), repeats)
-        hold = eng.read(rel, (Keyed(key, share),), repeats)
+        train = eng.read(rel, (*sample, Keyed(key, share, inside=False)), repeats, columns)
+        hold = eng.read(rel, (Keyed(key, share),), repeats, columns)
     return train, hold, f"re-derived in the engine with the run's key from the ledger (share {share:g})"
 
 
@@ -190,7 +193,7 @@ def load_pair(eng: Engine, twin: str, source: str | None = None,
     plan = (document or {}).get("metadata", {}).get("holdout") or {}
     if plan.get("by") == "engine" and plan.get("share") and latest and latest.get("holdout_key"):
         train, hold, note = _engine_holdout(eng, source_rel, sample, latest, document, plan,
-                                            eng.fingerprint(source_rel))
+                                            eng.fingerprint(source_rel), list(synthetic.columns))
     else:
         real = eng.read(source_rel, sample)  # a twin that learned from a keyed sample: the same rows
         train, hold, note = _holdout(real, latest, document, why_not, eng.fingerprint(source_rel))

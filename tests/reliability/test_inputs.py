@@ -138,8 +138,10 @@ def test_an_ignored_interval_column_is_never_read_for_training_and_the_twin_vali
         n, waited = con.execute(f"SELECT count(*), count(waited) FROM {res.twin.sql}").fetchall()[0]
         typ = con.execute(f"SELECT typeof(waited) FROM {res.twin.sql} LIMIT 1").fetchall()[0][0]
     assert n > 0 and waited == 0 and typ == "INTERVAL"
+    reads.clear()
     result = validate(str(path), str(res.twin), suite="utility", out=tmp_path / "out")
     assert result.suites["utility"]["evaluated"] > 0
+    assert reads and all(cols == ["g", "x"] for _, cols in reads), reads  # the twin's and the source's rows
 
 
 def test_an_ignored_interval_column_in_memory_is_split_and_fitted():
