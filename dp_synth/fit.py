@@ -18,7 +18,7 @@ import torch
 
 from . import __version__
 from .encoding import Encoder
-from .holdout import AUTO_MIN_ROWS, AUTO_SHARE, HOLDOUT_MAX_ROWS, HoldoutPlan
+from .holdout import AUTO_MIN_ROWS, AUTO_SHARE, HOLDOUT_MAX_ROWS, HoldoutPlan, polars_frame
 from .errors import InputError
 from .model import SynthModel
 from .models import build_generator
@@ -271,8 +271,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     sampled = source.training_rows(plan, profile.n_noisy,
                                    None if seed is None else hashlib.sha256(f"sample{seed}".encode()).hexdigest(),
                                    columns=[c.name for c in tspec.learned])
-    df = pl.from_arrow(sampled.rows)
-    df = df.to_frame() if isinstance(df, pl.Series) else df
+    df = polars_frame(sampled.rows)
     codes = encoder.encode(df)
     del df
     n_sgd = profile.n_noisy * sampled.rate  # expected size of the rows DP-SGD reads (public: DP count × rate)

@@ -21,7 +21,7 @@ from ..artifact import read_artifact
 from ..engines import Engine
 from ..engines.base import Keyed
 from ..errors import ArtifactError, InputError
-from ..holdout import RULE, split
+from ..holdout import RULE, polars_frame, split
 from ..io.relation import Relation
 
 __all__ = ["PART", "EvaluationPair", "canonical_order", "load_pair", "parts_of", "ledger_twins"]
@@ -142,11 +142,6 @@ def _engine_holdout(eng: Engine, rel: Relation, sample: tuple, row: dict, docume
     return train, hold, f"re-derived in the engine with the run's key from the ledger (share {share:g})"
 
 
-def _frame(t: pa.Table) -> pl.DataFrame:
-    df = pl.from_arrow(t)
-    return df.to_frame() if isinstance(df, pl.Series) else df
-
-
 def ledger_twins(eng: Engine, ledger_schema: str | None = None) -> list[str]:
     """Every twin the ledger knows, in the order first built."""
     return list(dict.fromkeys(r["twin"] for r in eng.ledger(ledger_schema).rows()))
@@ -183,8 +178,7 @@ def load_pair(eng: Engine, twin: str, source: str | None = None,
     learned = json.loads(latest["columns_learned"]) if latest and latest.get("columns_learned") else None
     # only what the twin learned is compared: other columns (ignored, keys, PII) are never read from the twin
     twin_columns = [c for c in eng.arrow_schema(twin_rel).names if learned is None or c in learned]
-    synthetic = pl.from_arrow(eng.read(twin_rel, columns=twin_columns))
-    synthetic = synthetic.to_frame() if isinstance(synthetic, pl.Series) else synthetic
+    synthetic = polars_frame(eng.read(twin_rel, columns=twin_columns))
     sample = (Keyed(latest["sample_key"], float(latest["sample_rate"])),) \
         if latest is not None and latest.get("sample_key") else ()
     if synthetic.height == 0:
@@ -203,7 +197,7 @@ def load_pair(eng: Engine, twin: str, source: str | None = None,
         hold, note = None, f"{note}, but it holds no row"
     declared = dict((document or {}).get("metadata", {}).get("validation") or {})
     columns = list(synthetic.columns)
-    pick = lambda t: canonical_order(_frame(t.select(columns)))  # noqa: E731
+    pick = lambda t: canonical_order(polars_frame(t.select(columns)))  # noqa: E731
     return EvaluationPair(twin_rel, source_rel, columns, canonical_order(synthetic.select(columns)), pick(train),
                           pick(hold) if hold is not None else None, note,
                           [r for r in spends if r["source"] == str(source_rel)], declared)
