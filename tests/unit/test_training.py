@@ -38,6 +38,23 @@ def _by_hand(model, codes, clip, params=None):
     return total, norms
 
 
+def test_forward_is_the_heads_log_loss_on_their_own_prefixes():
+    """forward() reads each head's inputs as a view of one concatenation; ``logits()`` concatenates each
+    head's prefix on its own. The two agree only if head j sees exactly the columns before it."""
+    model, codes = _model(), _codes(32)
+    ordered = codes[:, model.order]
+    want = sum(torch.nn.functional.cross_entropy(lg, ordered[:, j], reduction="none")
+               for j, lg in enumerate(model.logits(ordered)))
+    assert torch.allclose(model(codes), want, atol=1e-6)
+    changed = codes.clone()
+    last_col = model.order[-1]  # the last modelled column (5 codes)
+    changed[:, last_col] = (changed[:, last_col] + 1) % 5
+    diff = model(changed) - model(codes)  # only the last head's loss may change: no head reads it
+    last = model.logits(ordered)[-1]
+    assert torch.allclose(diff, torch.nn.functional.cross_entropy(last, changed[:, model.order][:, -1], reduction="none")
+                          - torch.nn.functional.cross_entropy(last, ordered[:, -1], reduction="none"), atol=1e-5)
+
+
 @pytest.mark.parametrize("clip", [0.05, 0.5, 100.0])
 def test_clipped_sum_equals_per_row_clipping(clip):
     model, codes = _model(), _codes(48)
