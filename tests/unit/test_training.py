@@ -50,9 +50,9 @@ def test_forward_is_the_heads_log_loss_on_their_own_prefixes():
     last_col = model.order[-1]  # the last modelled column (5 codes)
     changed[:, last_col] = (changed[:, last_col] + 1) % 5
     diff = model(changed) - model(codes)  # only the last head's loss may change: no head reads it
-    last = model.logits(ordered)[-1]
-    assert torch.allclose(diff, torch.nn.functional.cross_entropy(last, changed[:, model.order][:, -1], reduction="none")
-                          - torch.nn.functional.cross_entropy(last, ordered[:, -1], reduction="none"), atol=1e-5)
+    last, loss = model.logits(ordered)[-1], torch.nn.functional.cross_entropy
+    want = loss(last, changed[:, model.order][:, -1], reduction="none") - loss(last, ordered[:, -1], reduction="none")
+    assert torch.allclose(diff, want, atol=1e-5)
 
 
 @pytest.mark.parametrize("clip", [0.05, 0.5, 100.0])
