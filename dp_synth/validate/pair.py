@@ -179,6 +179,7 @@ def load_pair(eng: Engine, twin: str, source: str | None = None,
     # only what the twin learned is compared: other columns (ignored, keys, PII) are never read from the twin
     twin_columns = [c for c in eng.arrow_schema(twin_rel).names if learned is None or c in learned]
     synthetic = polars_frame(eng.read(twin_rel, columns=twin_columns))
+    columns = list(synthetic.columns)
     sample = (Keyed(latest["sample_key"], float(latest["sample_rate"])),) \
         if latest is not None and latest.get("sample_key") else ()
     if synthetic.height == 0:
@@ -187,7 +188,7 @@ def load_pair(eng: Engine, twin: str, source: str | None = None,
     plan = (document or {}).get("metadata", {}).get("holdout") or {}
     if plan.get("by") == "engine" and plan.get("share") and latest and latest.get("holdout_key"):
         train, hold, note = _engine_holdout(eng, source_rel, sample, latest, document, plan,
-                                            eng.fingerprint(source_rel), list(synthetic.columns))
+                                            eng.fingerprint(source_rel), columns)
     else:
         real = eng.read(source_rel, sample)  # a twin that learned from a keyed sample: the same rows
         train, hold, note = _holdout(real, latest, document, why_not, eng.fingerprint(source_rel))
@@ -196,7 +197,6 @@ def load_pair(eng: Engine, twin: str, source: str | None = None,
     if hold is not None and hold.num_rows == 0:  # risk measures against no rows would be undefined, not passed
         hold, note = None, f"{note}, but it holds no row"
     declared = dict((document or {}).get("metadata", {}).get("validation") or {})
-    columns = list(synthetic.columns)
     pick = lambda t: canonical_order(polars_frame(t.select(columns)))  # noqa: E731
     return EvaluationPair(twin_rel, source_rel, columns, canonical_order(synthetic.select(columns)), pick(train),
                           pick(hold) if hold is not None else None, note,
