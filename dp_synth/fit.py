@@ -22,7 +22,7 @@ from .holdout import AUTO_MIN_ROWS, AUTO_SHARE, HOLDOUT_MAX_ROWS, HoldoutPlan, p
 from .errors import InputError
 from .model import SynthModel
 from .models import build_generator
-from .models.calibrate import rake_marginals
+from .models.calibrate import rake_marginals, sharpen
 from .privacy import Measurement, PrivacyStatement, calibrate_profile_rho, calibrate_sgd_sigma
 from .marginals import all_pairs, code_noise, measure_tree, pooled_marginals, reweighted
 from .pairs import measure_extra_pairs, reweight
@@ -30,7 +30,7 @@ from .notices import profile_notices
 from .profile import NoisyCounter, measure_profile, smallness
 from .source import ArrowSource, TrainingSource
 from .spec import Kind, TableSpec, load_spec_overrides
-from .training import TrainingConfig, plan_steps, pretrain, scope_for, train_dp
+from .training import TrainingConfig, plan_steps, pretrain, scope_for, temperature_for, train_dp
 
 __all__ = ["fit", "default_delta", "to_arrow", "fingerprint", "check_validation_settings", "check_seed",
            "MAX_EPSILON", "MIN_EPSILON", "MIN_ROWS"]
@@ -300,6 +300,8 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     result = train_dp(generator, codes, sample_rate=q, steps=steps, noise_multiplier=sigma,
                       expected_batch_size=q * n_sgd, config=config, seed=seed, scope=scope,
                       learning_rate=learning_rate, on_step=progress)
+    temperature = temperature_for(small)  # post-processing: small tables' flat conditionals sharpened
+    sharpen(generator, temperature)
     if config.rake_rounds > 0:  # post-processing: the DP marginals pull the model's 1-way marginals to them
         gen_rake = torch.Generator()
         gen_rake.manual_seed(int(secure_rng(None if seed is None else seed + 3).integers(0, 2**62)))
@@ -310,6 +312,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     metadata = {
         "generator": config.generator, "training": config.to_json(),
         "steps": result.steps, "sample_rate": q, "noise_multiplier": sigma, "trained": scope,
+        "temperature": temperature,
         "accountant_history": [list(h) for h in result.accountant_history],
         "source": table_name, "holdout": {**plan.to_json(), "rule": source.holdout_rule, "by": source.holdout_by},
         "train_sample_rate": sampled.rate,

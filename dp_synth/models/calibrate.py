@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["rake_marginals", "NEVER"]
+__all__ = ["rake_marginals", "sharpen", "NEVER"]
 
 MAX_SHIFT = 2.0  # per pass, in log space: a code the model almost never draws moves up gradually
 NEVER = -1e4     # output bias of a code the DP marginals hold no mass of: exp underflows to exactly 0
@@ -55,3 +55,27 @@ def rake_marginals(g: nn.Module, marginals: Sequence[np.ndarray], *, rows: int =
             shift = np.clip(shift - shift[t > 0].mean() if (t > 0).any() else shift, -MAX_SHIFT, MAX_SHIFT)
             out = head if isinstance(head, nn.Linear) else head[-1]
             out.bias.add_(torch.as_tensor(shift, dtype=out.bias.dtype))
+
+
+@torch.no_grad()
+def sharpen(g: nn.Module, temperature: float) -> None:
+    """Divide the logits of every head after the first by ``temperature`` (in place: their output layer's
+    weight and bias), so p(x_j | x_<j) ∝ p_j^(1/T) for every prefix. Below 1 each conditional is sharper;
+    the first column's marginal is left to raking. Post-processing of the trained weights: free.
+
+    >>> from dp_synth.models.autoregressive import AutoregressiveGenerator
+    >>> g = AutoregressiveGenerator([2, 3])
+    >>> codes = torch.tensor([[0, 1], [1, 2]])
+    >>> before = g.logits(codes)[1]
+    >>> sharpen(g, 0.5)
+    >>> bool(torch.allclose(g.logits(codes)[1], 2 * before))
+    True
+    """
+    if not 0 < temperature < float("inf"):
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    if temperature == 1:
+        return
+    for head in list(g.heads)[1:]:
+        out = head[-1]
+        out.weight.div_(temperature)
+        out.bias.div_(temperature)

@@ -1,10 +1,11 @@
 """Raking the generator to the DP 1-way marginals: marginals reached, within-context odds kept."""
 
 import numpy as np
+import pytest
 import torch
 
 from dp_synth.models.autoregressive import AutoregressiveGenerator
-from dp_synth.models.calibrate import rake_marginals
+from dp_synth.models.calibrate import rake_marginals, sharpen
 
 
 def _model():
@@ -65,3 +66,31 @@ def test_a_code_the_dp_marginals_hold_no_mass_of_is_never_drawn():
     after = _marginals(g)
     assert after[1][5] == 0.0 and after[2][0] == 0.0
     assert max(_tvd(m, t) for m, t in zip(after, target)) < 0.02
+
+
+def test_sharpen_divides_every_later_heads_logits_and_the_sampler_follows():
+    g = _model()
+    codes = g.sample(500, torch.Generator().manual_seed(3))[:, g.order]
+    before = g.logits(codes)
+    probs_before = g.sampler().log_probs(codes)
+    sharpen(g, 0.7)
+    after = g.logits(codes)
+    assert torch.equal(after[0], before[0])  # the first column is left to raking
+    for j in range(1, len(before)):
+        assert torch.allclose(after[j], before[j] / 0.7, atol=1e-5), j
+        # what the sampler draws from: log-softmax of the sharpened logits, lower entropy in every context
+        want = torch.log_softmax(before[j] / 0.7, dim=1)
+        got = g.sampler().log_probs(codes)[j]
+        assert torch.allclose(got.exp(), want.exp(), atol=1e-5), j  # (log of a CDF's difference: compare p)
+        entropy = lambda lp: -(lp.exp() * lp).sum(1)  # noqa: E731
+        assert bool((entropy(got) < entropy(probs_before[j]) + 1e-6).all()), j
+
+
+def test_sharpen_at_one_changes_nothing_and_refuses_a_non_positive_temperature():
+    g = _model()
+    state = {k: v.clone() for k, v in g.state_dict().items()}
+    sharpen(g, 1.0)
+    assert all(torch.equal(state[k], v) for k, v in g.state_dict().items())
+    for bad in (0.0, -0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="temperature"):
+            sharpen(g, bad)

@@ -8,7 +8,8 @@ import torch
 from dp_synth.models import build_generator
 from dp_synth.models.layers import RowEmbedding
 from dp_synth.errors import InputError
-from dp_synth.training import SCOPE_SMALLNESS, TrainingConfig, clipped_backward, dp_modules, scope_for, train_dp
+from dp_synth.training import (SCOPE_SMALLNESS, SMALL_TEMPERATURE, TrainingConfig, clipped_backward, dp_modules,
+                               scope_for, temperature_for, train_dp)
 
 
 def _model(seed=0):
@@ -150,3 +151,34 @@ def test_scope_by_table_size_and_config():
     assert scope_for(1.0, TrainingConfig(small_scope="all"))[0] == "all"
     with pytest.raises(InputError, match="small_scope='hidden'"):
         TrainingConfig(small_scope="hidden")
+
+
+def test_temperature_by_table_size():
+    assert 0 < SMALL_TEMPERATURE < 1
+    assert temperature_for(1.0) == temperature_for(SCOPE_SMALLNESS) == SMALL_TEMPERATURE
+    assert temperature_for(SCOPE_SMALLNESS - 0.01) == temperature_for(0.0) == 1.0
+
+
+def test_fit_sharpens_a_small_tables_model_and_records_it(monkeypatch):
+    """The same seeded fit with and without the small tables' temperature: the later heads' output weights
+    differ by exactly that factor (raking moves biases only), the first head not at all."""
+    import numpy as np
+    import polars as pl
+
+    import dp_synth
+    import dp_synth.training as training
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 4, 600)
+    df = pl.DataFrame({"x": x, "y": np.where(rng.random(600) < 0.9, x % 2, 1 - x % 2).astype(str)})
+    cfg = TrainingConfig(epochs=2, pretrain_epochs=1, pretrain_rows=2_000)
+    sharp = dp_synth.fit(df, epsilon=2.0, seed=3, config=cfg)
+    monkeypatch.setattr(training, "SMALL_TEMPERATURE", 1.0)
+    plain = dp_synth.fit(df, epsilon=2.0, seed=3, config=cfg)
+    assert sharp.metadata["temperature"] == SMALL_TEMPERATURE and plain.metadata["temperature"] == 1.0
+    assert sharp.metadata["trained"] == "output"  # a 600-row table is small
+    a, b = sharp.generator, plain.generator
+    assert torch.equal(a.heads[0].weight, b.heads[0].weight)
+    for j in range(1, len(a.heads)):
+        assert torch.allclose(a.heads[j][-1].weight, b.heads[j][-1].weight / SMALL_TEMPERATURE, atol=1e-6), j
+        assert torch.equal(a.heads[j][0].weight, b.heads[j][0].weight), j
