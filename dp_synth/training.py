@@ -36,9 +36,12 @@ SCOPES = {
     "all": lambda model: list(model.parameters()),
     "output": lambda model: model.output_parameters(),
 }
-SCOPE_SMALLNESS = 0.5   # tables at least this small (profile.smallness: ≈ 3,200 rows by the DP count) use
+SCOPE_SMALLNESS = 0.3   # tables at least this small (profile.smallness: ≈ 5,000 training rows by the DP count) use
                         # config.small_scope; Adult (20,800 rows) trains every weight: output layers only
-                        # cost it 2-way 0.042 → 0.044 (ε = 1, 2 paired fits)
+                        # cost it 2-way 0.042 → 0.044 (ε = 1, 2 paired fits). Was 0.5 (≈ 3,200 rows); Adult
+                        # samples of 3,840 / 4,480 / 5,600 / 7,680 training rows, ε = 1, output layers against
+                        # every weight: TSTR +0.019 / +0.026 (with the temperature) / +0.008 / −0.001
+                        # (docs/benchmarks.md, stop 49)
 SMALL_TEMPERATURE = 0.7  # small tables (smallness ≥ SCOPE_SMALLNESS) divide every head's logits after the first by
                          # this once DP-SGD is done, then rake (post-processing, free). ε = 1, paired seeded fits:
                          # seattle TSTR +0.007 (80 splits), airports 2-way −0.011 (40 of 40 lower), adult_small TSTR
