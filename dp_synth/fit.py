@@ -300,7 +300,7 @@ def fit(data: Any, epsilon: float, delta: float | None = None, spec: Mapping | s
     result = train_dp(generator, codes, sample_rate=q, steps=steps, noise_multiplier=sigma,
                       expected_batch_size=q * n_sgd, config=config, seed=seed, scope=scope,
                       learning_rate=learning_rate, on_step=progress)
-    temperature = temperature_for(small)  # post-processing: small tables' flat conditionals sharpened
+    temperature = temperature_for(scope)  # post-processing: small tables' flat conditionals sharpened
     sharpen(generator, temperature)
     if config.rake_rounds > 0:  # post-processing: the DP marginals pull the model's 1-way marginals to them
         gen_rake = torch.Generator()

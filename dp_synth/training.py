@@ -42,8 +42,8 @@ SCOPE_SMALLNESS = 0.3   # tables at least this small (profile.smallness: ≈ 5,0
                         # samples of 3,840 / 4,480 / 5,600 / 7,680 training rows, ε = 1, output layers against
                         # every weight: TSTR +0.019 / +0.026 (with the temperature) / +0.008 / −0.001
                         # (docs/benchmarks.md, stop 49)
-SMALL_TEMPERATURE = 0.7  # small tables (smallness ≥ SCOPE_SMALLNESS) divide every head's logits after the first by
-                         # this once DP-SGD is done, then rake (post-processing, free). ε = 1, paired seeded fits:
+SMALL_TEMPERATURE = 0.7  # small tables (DP-SGD trained the output layers only) divide every head's logits after the
+                         # first by this once DP-SGD is done, then rake (post-processing, free). ε = 1, paired seeded fits:
                          # seattle TSTR +0.007 (80 splits), airports 2-way −0.011 (40 of 40 lower), adult_small TSTR
                          # +0.016 (40); Adult (large) at 0.8: 2-way +0.003, TSTR flat, so large tables keep 1. A
                          # module constant, not a TrainingConfig field: a new field would change every run's
@@ -160,18 +160,20 @@ def scope_for(smallness: float, config: TrainingConfig) -> tuple[str, float]:
     return "all", config.learning_rate
 
 
-def temperature_for(smallness: float) -> float:
-    """The sampling temperature of a table of this smallness (public: a DP count), by the rule that
-    :func:`scope_for` uses: :data:`SMALL_TEMPERATURE` on small tables, 1 on large ones.
+def temperature_for(scope: str) -> float:
+    """The sampling temperature of a model DP-SGD trained in ``scope`` (:func:`scope_for`, from the table's
+    public smallness): :data:`SMALL_TEMPERATURE` when only the output layers were trained, 1 otherwise.
 
-    On a small table the heads' conditionals come out flatter than the data's: the tree's pair tables it
-    pretrains on hold noise in every cell, and DP-SGD's few noisy steps add more. Dividing the logits by a
-    temperature below 1 sharpens every conditional; raking then puts the 1-way marginals back on the DP ones.
+    A small table's heads come out with conditionals flatter than the data's: the tree's pair tables they
+    pretrain on hold noise in every cell, and DP-SGD's few noisy steps on the output layers add more.
+    Dividing the logits by a temperature below 1 sharpens every conditional; raking then puts the 1-way
+    marginals back on the DP ones. With every weight trained (large tables, or ``small_scope="all"``) a
+    temperature gave nothing: Adult at 0.8 and a 3,840-row sample at 0.8 were flat (docs/benchmarks.md, stop 49).
 
-    >>> temperature_for(1.0), temperature_for(0.0)
+    >>> temperature_for("output"), temperature_for("all")
     (0.7, 1.0)
     """
-    return float(SMALL_TEMPERATURE) if smallness >= SCOPE_SMALLNESS else 1.0
+    return float(SMALL_TEMPERATURE) if scope == "output" else 1.0
 
 
 def dp_modules(model: torch.nn.Module, config: TrainingConfig, noise_multiplier: float,

@@ -153,10 +153,11 @@ def test_scope_by_table_size_and_config():
         TrainingConfig(small_scope="hidden")
 
 
-def test_temperature_by_table_size():
+def test_temperature_follows_what_dp_sgd_trained():
     assert 0 < SMALL_TEMPERATURE < 1
-    assert temperature_for(1.0) == temperature_for(SCOPE_SMALLNESS) == SMALL_TEMPERATURE
-    assert temperature_for(SCOPE_SMALLNESS - 0.01) == temperature_for(0.0) == 1.0
+    small, large = scope_for(SCOPE_SMALLNESS, TrainingConfig())[0], scope_for(SCOPE_SMALLNESS - 0.01, TrainingConfig())[0]
+    assert temperature_for(small) == SMALL_TEMPERATURE and temperature_for(large) == 1.0
+    assert temperature_for(scope_for(1.0, TrainingConfig(small_scope="all"))[0]) == 1.0
 
 
 def test_fit_sharpens_a_small_tables_model_and_records_it(monkeypatch):
