@@ -61,7 +61,8 @@ def _model_card(row: dict) -> tuple[dict[str, Any], list[dict[str, Any]] | None,
              "public_domain": bool(c.get("bounds") or c.get("categories"))} for c in doc["spec"]["columns"]]
     card = {"model_path": path, "generator": meta.get("generator"), "training": meta.get("training"),
             "steps": meta.get("steps"), "sample_rate": meta.get("sample_rate"),
-            "noise_multiplier": meta.get("noise_multiplier"), "created_at": meta.get("created_at"),
+            "noise_multiplier": meta.get("noise_multiplier"), "trained": meta.get("trained"),
+            "temperature": meta.get("temperature"), "created_at": meta.get("created_at"),
             "versions": meta.get("versions"), "data_fingerprint": row.get("source_fingerprint"),
             "holdout": meta.get("holdout")}
     return card, cols, meta.get("holdout"), doc.get("profile")

@@ -117,6 +117,9 @@ def _columns(t: dict) -> str:
             + f"<p>Left out of learning: {e(', '.join(left_out)) if left_out else 'nothing'}.</p>")
 
 
+_TRAINED = {"all": "every weight", "output": "each column's output layer (a small table)"}
+
+
 def _model_card(t: dict) -> str:
     c = t["model_card"]
     if "missing" in c:
@@ -125,6 +128,8 @@ def _model_card(t: dict) -> str:
     rows = [["generator", e(c["generator"])], ["training", e(json.dumps(training, sort_keys=True))],
             ["DP-SGD steps", _num(c["steps"])], ["sampling rate q", _num(c["sample_rate"], 4)],
             ["noise multiplier σ", _num(c["noise_multiplier"])],
+            ["weights DP-SGD trained", e(_TRAINED.get(c.get("trained"), c.get("trained") or "—"))],
+            ["sampling temperature (post-processing)", _num(c.get("temperature"), 2)],
             ["created (UTC)", e(c["created_at"])], ["package versions", e(json.dumps(c.get("versions") or {}))],
             ["source fingerprint (SHA-256)", e((c.get("data_fingerprint") or "")[:16] + "…")],
             ["holdout", e(json.dumps({k: v for k, v in (c.get("holdout") or {}).items() if k != "rule"}))],

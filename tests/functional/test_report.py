@@ -79,6 +79,9 @@ def test_demo_report_renders_in_headless_chromium(demo_db, tmp_path):
     assert {a["verdict"] for a in twin["measures"]["risk"]["attacks"]} <= {"below", "inconclusive"}  # a DP twin
     assert "against 0.1" in text
     assert twin["model_card"]["steps"] > 0 and twin["model_card"]["versions"]["opacus"]
+    # Adult is a large table: every weight trained, sampled as trained (a small table's model says 0.7)
+    assert (twin["model_card"]["trained"], twin["model_card"]["temperature"]) == ("all", 1.0)
+    assert "every weight" in text and "sampling temperature (post-processing)" in text
 
 
 def test_database_without_twins_says_so(tmp_path):
