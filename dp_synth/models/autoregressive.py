@@ -58,15 +58,18 @@ class AutoregressiveGenerator(nn.Module):
 
     @torch.no_grad()
     def init_from_marginals(self, marginals: Sequence[np.ndarray]) -> None:
-        for head, p in zip(self.heads, marginals):
-            out = head if isinstance(head, nn.Linear) else head[-1]
+        for out, p in zip(self.output_layers(), marginals):
             out.weight.mul_(0.01)
             out.bias.copy_(torch.log(torch.as_tensor(np.clip(p, 1e-6, None), dtype=torch.float32)))
 
     def output_parameters(self) -> list[nn.Parameter]:
         """Each head's last layer (the logits over a column's codes): what DP-SGD trains on small tables,
         the embeddings and hidden layers staying as the DP tree's pretraining left them (training.py)."""
-        return [p for head in self.heads for p in (head if isinstance(head, nn.Linear) else head[-1]).parameters()]
+        return [p for out in self.output_layers() for p in out.parameters()]
+
+    def output_layers(self) -> list[nn.Linear]:
+        """Each head's last layer, in model order: its logits over the column's codes."""
+        return [head if isinstance(head, nn.Linear) else head[-1] for head in self.heads]
 
     def _prefix(self, codes: torch.Tensor) -> list[torch.Tensor]:
         return [emb(codes[:, i]) for i, emb in enumerate(self.embeddings)]

@@ -43,17 +43,15 @@ def rake_marginals(g: nn.Module, marginals: Sequence[np.ndarray], *, rows: int =
     sample's twin at ε = 1 had ``sex`` = ``__other__`` on 19 rows and ``income`` = ``__other__`` on 16
     (docs/benchmarks.md, stop 36). The other codes' shifts are centred (mean 0) before clipping."""
     targets = [np.asarray(marginals[i], dtype=np.float64) for i in g.order]
-    for head, t in zip(g.heads, targets):
-        out = head if isinstance(head, nn.Linear) else head[-1]
+    for out, t in zip(g.output_layers(), targets):
         out.bias[torch.as_tensor(t <= 0)] = NEVER
     for _ in range(max(0, rounds)):
         codes = g.sample(rows, generator).numpy()[:, list(g.order)]
-        for j, (head, k) in enumerate(zip(g.heads, g.cardinalities)):
+        for j, (out, k) in enumerate(zip(g.output_layers(), g.cardinalities)):
             t = targets[j] / max(targets[j].sum(), 1e-12)
             have = np.bincount(codes[:, j], minlength=k) / max(len(codes), 1)
             shift = np.where(t > 0, np.log(np.maximum(t, 1e-9) / np.maximum(have, 0.5 / max(rows, 1))), 0.0)
             shift = np.clip(shift - shift[t > 0].mean() if (t > 0).any() else shift, -MAX_SHIFT, MAX_SHIFT)
-            out = head if isinstance(head, nn.Linear) else head[-1]
             out.bias.add_(torch.as_tensor(shift, dtype=out.bias.dtype))
 
 
@@ -75,7 +73,6 @@ def sharpen(g: nn.Module, temperature: float) -> None:
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
     if temperature == 1:
         return
-    for head in list(g.heads)[1:]:
-        out = head[-1]
+    for out in g.output_layers()[1:]:
         out.weight.div_(temperature)
         out.bias.div_(temperature)
