@@ -52,6 +52,20 @@ def test_shared_prefixes_draw_what_the_trained_layers_draw(dense_share):
     assert all(int(got[:, i].max()) < k for i, k in enumerate(g.config["cardinalities"]))
 
 
+@pytest.mark.parametrize("chunk", [1, 999, 16_384])
+def test_chunk_size_changes_no_draw(chunk, monkeypatch):
+    """Heads run CHUNK rows at a time: any chunk size, even one row or one that does not divide the batch,
+    draws the reference's rows (20,000 rows: 1 to 20,000 chunks per head)."""
+    import dp_synth.models.sampler as sampler
+
+    g = _random_model(1)
+    n = 20_000
+    ref = _reference_sample(g, n, torch.Generator().manual_seed(7))
+    monkeypatch.setattr(sampler, "CHUNK", chunk)
+    got = Sampler.of(g).sample(n, torch.Generator().manual_seed(7))
+    assert (got != ref).any(1).float().mean() < 1e-3
+
+
 def test_sampler_edge_sizes():
     g = _random_model(2)
     assert g.sample(0).shape == (0, 9)
