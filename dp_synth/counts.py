@@ -24,7 +24,7 @@ import polars as pl
 
 from .spec import Kind
 
-__all__ = ["Binning", "Pow2", "Equal", "Fine", "Counts", "FrameCounts", "Request", "Rows", "Distinct",
+__all__ = ["Binning", "Pow2", "Equal", "Fine", "TimeOfDay", "Counts", "FrameCounts", "Request", "Rows", "Distinct",
            "NonFinite", "Hist", "Values", "cell_index", "numeric_values",
            "category_values", "POW2_MIN", "by_column", "code_pairs", "code_table", "as_counts"]
 
@@ -137,6 +137,29 @@ class Fine(Binning):
 
     def index(self, x: np.ndarray) -> np.ndarray:
         return cell_index(np.clip(x, self.lo, self.hi), np.asarray(self.lows), np.asarray(self.highs))
+
+
+@dataclass(frozen=True)
+class TimeOfDay(Binning):
+    """``cells`` equal cells over the day of a timestamp in microseconds since 1970 (UTC clock time):
+    cell ⌊(x − ⌊x / DAY⌋·DAY) / (DAY / cells)⌋, the same before 1970.
+
+    >>> TimeOfDay(24).index(np.array([0.0, 9.5 * 3.6e9, -1.0, 3 * 8.64e10 + 23 * 3.6e9])).tolist()
+    [0, 9, 23, 23]
+    """
+
+    cells: int
+
+    DAY = 86_400_000_000.0
+
+    @property
+    def size(self) -> int:
+        return self.cells
+
+    def index(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        of_day = x - np.floor(x / self.DAY) * self.DAY
+        return np.clip(np.floor(of_day / (self.DAY / self.cells)), 0, self.cells - 1).astype(np.int64)
 
 
 @dataclass(frozen=True)

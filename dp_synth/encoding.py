@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .counts import category_values, cell_index, numeric_values
+from .counts import TimeOfDay, category_values, cell_index, numeric_values
 from .profile import OTHER, CategoricalProfile, NumericProfile, TableProfile
 from .spec import DAY_US, Kind, Role, TableSpec, is_text
 
@@ -150,7 +150,26 @@ def _draw_numeric(col: NumericProfile, bins: np.ndarray, rng: np.random.Generato
     x = lo + rng.random(len(cell)) * (hi - lo)
     if col.kind is not Kind.FLOAT:
         x = np.where(hi > lo, np.floor(x), lo)
+    day_mass = getattr(col, "day_mass", ())  # a timestamp in cells of an hour or more: its clock time apart
+    if day_mass and sum(day_mass) > 0:
+        x = with_time_of_day(x, day_mass, rng, col.lower, col.upper)
     return x
+
+
+def with_time_of_day(x: np.ndarray, mass, rng: np.random.Generator, lower: float, upper: float) -> np.ndarray:
+    """Timestamps (µs) that keep their day and take a clock time drawn from the DP time-of-day cells
+    (``mass``: :class:`~dp_synth.counts.TimeOfDay` cells), uniform inside its cell, whole µs, within the bounds.
+
+    >>> t = with_time_of_day(np.array([0.0, 5.5 * 86_400e6]), [0.0, 1.0, 0.0, 0.0], np.random.default_rng(0), 0.0, 1e12)
+    >>> [round(float(v) / 3.6e9 % 24, 1) for v in t], int(t[1] // 86_400e6)  # 6 h to 12 h; the day kept
+    ([6.2, 6.1], 5)
+    """
+    day = TimeOfDay.DAY
+    p = np.clip(np.asarray(mass, dtype=float), 0.0, None)
+    cdf = np.cumsum(p)
+    cell = np.minimum(np.searchsorted(cdf, rng.random(len(x)) * cdf[-1], side="right"), len(p) - 1)
+    t = np.floor(x / day) * day + np.floor((cell + rng.random(len(x))) * (day / len(p)))
+    return np.clip(t, lower, upper)
 
 
 @dataclass(frozen=True)

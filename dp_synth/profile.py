@@ -34,7 +34,7 @@ from .bounds import dp_bounds_with_octaves, pow2_top
 from .support import NOISE_MAX_P, combine
 from .cells import fine_binning
 from .domains import VOCABULARIES, Vocabulary, public_values, vocabulary_of
-from .counts import Counts, Distinct, Fine, Hist, NonFinite, Pow2, Rows, Values, as_counts
+from .counts import Counts, Distinct, Fine, Hist, NonFinite, Pow2, Rows, TimeOfDay, Values, as_counts
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter, discrete_gaussian_tail, discrete_gaussian_threshold
 from .spec import ColumnSpec, Kind, Role, TableSpec, is_text, warn_pii
@@ -55,6 +55,10 @@ COARSE_MIN_CELLS = 64        # it has this many fine cells or more (4 per bin: b
 BOUNDS_WEIGHT = 0.25         # a numeric column's bounds budget, as a share of its histogram's weight
 SMALL_BOUNDS_WEIGHT = 1.0    # the same on small tables (smallness 1; interpolated as the profile's share)
 SMALL_CATEGORICAL_WEIGHT = 2.0  # an undeclared categorical's histogram weight on small tables (1 on large ones)
+TIME_OF_DAY_CELLS = 48       # a timestamp's clock time in half hours (TimeOfDay), measured when its fine cells are
+TIME_OF_DAY_MIN_WIDTH = 3.6e9  # at least an hour wide (µs; median of the cells that are ranges): a value drawn
+TIME_OF_DAY_SHARE = 0.2      # uniformly in such a cell loses the time of day (a year of business-hours orders:
+                             # 2/3 of the twin's rows outside 9–17 h). It takes this share of the column's budget
 SMALL_ROWS, LARGE_ROWS = 1_000, 10_000  # a table is small at ≤ SMALL_ROWS rows by a DP count, large at ≥ LARGE_ROWS
 
 
@@ -75,6 +79,7 @@ class NumericProfile:
     sigma: float = 0.0      # noise scale of a fine cell's count, and of a bin's own count (0: none; public)
     bin_sigma: float = 0.0
     found: bool = True      # False: no value stood out from the bounds' noise; the bounds are a placeholder
+    day_mass: tuple[float, ...] = ()  # a timestamp's noisy counts per clock-time cell (TimeOfDay), when measured
 
     @property
     def n_bins(self) -> int:
@@ -208,12 +213,17 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
         bounds[c.name] = c.bounds or tuple(found)
     nullable = {c.name: spec.schema.field(c.name).nullable for c in learned}
     binnings = {c.name: fine_binning(c, bounds[c.name], unit, n_noisy, octaves.get(c.name)) for c in numeric}
-    counts.prefetch([Hist(c.name, c.kind, binnings[c.name], nullable[c.name]) if c.kind.is_numeric
-                     else Values(c.name) for c in learned])
+    clock = {c.name for c in numeric if wants_time_of_day(c.kind, binnings[c.name])}  # public: from the DP cells
+    counts.prefetch([*(Hist(c.name, c.kind, binnings[c.name], nullable[c.name]) if c.kind.is_numeric
+                       else Values(c.name) for c in learned),
+                     *(Hist(name, Kind.TIMESTAMP, TimeOfDay(TIME_OF_DAY_CELLS)) for name in sorted(clock))])
     profiles = []
     for c in learned:
         if c.kind.is_numeric:
-            p = _numeric(counts, c, binnings[c.name], counter, unit, nullable[c.name])
+            clocked = c.name in clock
+            p = _numeric(counts, c, binnings[c.name], counter, unit * (1 - TIME_OF_DAY_SHARE * clocked), nullable[c.name])
+            if clocked:
+                p = replace(p, day_mass=_time_of_day(counts, c, counter, unit * TIME_OF_DAY_SHARE))
             if c.name in octaves and not octaves[c.name].found:  # no value stood out (bounds.py)
                 p = replace(p, found=False)
                 s_rest = math.hypot(sigma_n, p.sigma)  # of n̂ − NULLs: NULL alone, unless n̂ itself is noise
@@ -225,6 +235,32 @@ def measure_profile(data: Counts | pl.DataFrame, spec: TableSpec, rho: float, de
                                          n_noisy, per_column_delta, sigma_n=sigma_n,
                                          text=is_text(spec.schema.field(c.name).type)))
     return spec, TableProfile(n_noisy=n_noisy, columns=tuple(profiles)), counter.measurements
+
+
+def wants_time_of_day(kind: Kind, binning: Fine) -> bool:
+    """Whether a column's clock time is measured apart (:data:`TIME_OF_DAY_CELLS`): a timestamp whose fine cells
+    (the ranges among them) are :data:`TIME_OF_DAY_MIN_WIDTH` or wider at the median. Public: the cells come
+    from DP bounds and the DP row count.
+
+    >>> day = 86_400e6
+    >>> wants_time_of_day(Kind.TIMESTAMP, Fine(0.0, 30 * day, tuple(i * day for i in range(30)), tuple((i + 1) * day for i in range(30))))
+    True
+    >>> wants_time_of_day(Kind.DATE, Fine(0.0, 30.0, tuple(range(30)), tuple(range(1, 31))))
+    False
+    """
+    if kind is not Kind.TIMESTAMP:
+        return False
+    width = np.asarray(binning.highs, float) - np.asarray(binning.lows, float)
+    ranges = width[width > 0]
+    return bool(ranges.size) and float(np.median(ranges)) >= TIME_OF_DAY_MIN_WIDTH
+
+
+def _time_of_day(counts: Counts, c: ColumnSpec, counter: NoisyCounter, rho: float) -> tuple[float, ...]:
+    """A timestamp's non-NULL rows per half hour of clock time (UTC for a time zone's column), noisy, the
+    cells under CELL_THRESHOLD·σ emptied as the fine cells are; the decoder draws the time of day from them."""
+    true = counts.histogram(c.name, Kind.TIMESTAMP, TimeOfDay(TIME_OF_DAY_CELLS))
+    raw, sigma = counter.counts(true, rho, f"{c.name}: time of day ({TIME_OF_DAY_CELLS} cells)")
+    return tuple(np.where(raw > CELL_THRESHOLD * sigma, raw, 0.0).astype(float).tolist())
 
 
 def _check_finite(counts: Counts, table: str, c: ColumnSpec) -> None:

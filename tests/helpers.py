@@ -87,7 +87,7 @@ def awkward_numbers_table(n: int = 600, seed: int = 0, times: bool = False) -> p
 def assert_engine_counts_match_memory(engine, rel, where=()):
     """Every count the DP measurements ask for is the same from the engine's queries as from the rows
     in memory (the in-memory path is the reference semantics)."""
-    from dp_synth.counts import Equal, Fine, FrameCounts, Hist, NonFinite, Pow2, Values
+    from dp_synth.counts import Equal, Fine, FrameCounts, Hist, NonFinite, Pow2, TimeOfDay, Values
     from dp_synth.encoding import Encoder
     from dp_synth.marginals import all_pairs
     from dp_synth.profile import measure_profile
@@ -104,6 +104,7 @@ def assert_engine_counts_match_memory(engine, rel, where=()):
                 Fine(-3.0, 4.0, tuple(float(v) for v in range(-3, 5)), tuple(float(v) for v in range(-3, 5)))]
     requests = [Hist(c, k, b, nulls) for c, k in kinds.items() for b in binnings for nulls in (False, True)]
     requests += [Values("s"), Values("b"), NonFinite("f", Kind.FLOAT)]
+    requests += [Hist("ts", Kind.TIMESTAMP, TimeOfDay(cells), nulls) for cells in (48, 7) for nulls in (False, True)]
     eng.prefetch(requests)  # one scan for all of them
     for r in requests:
         got, want = eng.get(r), frame.get(r)

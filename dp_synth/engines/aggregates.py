@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pyarrow as pa
 
-from ..counts import POW2_MIN, Binning, Counts, Distinct, Equal, Fine, Hist, NonFinite, Pow2, Request, Rows, Values
+from ..counts import POW2_MIN, Binning, Counts, Distinct, Equal, Fine, Hist, NonFinite, Pow2, Request, Rows, TimeOfDay, Values
 from ..holdout import HoldoutPlan, new_key
 from ..io.relation import Relation
 from ..profile import OTHER, CategoricalProfile, NumericProfile
@@ -102,6 +102,10 @@ def cell_sql(v: str, binning: Binning, clamped: bool = False) -> str:
         edges = [0.0] + [2.0 ** e for e in range(POW2_MIN + 1, binning.top + 1)]
         b = _below(f"abs({v})", edges, list(range(1, len(edges) + 1)), 0, len(edges) - 1)
         return f"CAST(CASE WHEN {v} = 0 THEN {binning.half} ELSE {binning.half} + sign({v}) * ({b}) END AS BIGINT)"
+    if isinstance(binning, TimeOfDay):  # arithmetic both engines evaluate alike (no % on negative DOUBLEs)
+        day, width = number(TimeOfDay.DAY), number(TimeOfDay.DAY / binning.cells)
+        return (f"CAST(LEAST(GREATEST(floor(({v} - floor({v} / {day}) * {day}) / {width}), 0), "
+                f"{binning.cells - 1}) AS BIGINT)")
     if isinstance(binning, Equal):
         lows = binning.edges[:-1].tolist()
         x = v if clamped else _clamp(v, binning.lo, binning.hi)
@@ -209,7 +213,7 @@ class EngineCounts(Counts):
         """(the value a request's key is computed from, computed once per row; how to key it)."""
         if isinstance(r, Values):
             return self.d.text(self.d.quote(r.column)), None
-        if isinstance(r.binning, Pow2):
+        if isinstance(r.binning, (Pow2, TimeOfDay)):
             return self._clamped(r.column, r.kind, None, None), r.binning
         return self._clamped(r.column, r.kind, r.binning.lo, r.binning.hi), r.binning
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import dp_synth
-from dp_synth.counts import Fine, Pow2
+from dp_synth.counts import Fine, Pow2, TimeOfDay
 from dp_synth.engines import open_engine
 from dp_synth.engines.aggregates import cell_sql, number
 from dp_synth.engines.base import Keyed
@@ -162,3 +162,20 @@ def test_code_tables_counted_by_exploded_keys_equal_memory_counts(engine):
     assert_engine_counts_match_memory(engine, Relation("main", "awkward"))
     assert any("unnest([" in q for q in queries) and not any("GROUPING SETS (\n" in q or "sum(n) FROM j GROUP BY "
                                                              "GROUPING" in q for q in queries)
+
+
+@pytest.mark.parametrize("cells", [48, 7])
+def test_time_of_day_cells_in_sql_equal_the_reference(cells):
+    """A timestamp's clock-time cell in SQL is ``TimeOfDay.index``'s: before and after 1970, at midnight, at
+    the day's last microsecond, on every cell edge and a microsecond either side of it."""
+    day = TimeOfDay.DAY
+    edges = np.array([k * day / cells for k in range(cells + 1)])
+    days = np.array([-40_000, -1, 0, 1, 19_723, 2_000_000]) * day
+    x = (days[:, None] + np.concatenate([edges, edges - 1, edges + 1, [day - 1, 0.0]])[None, :]).ravel()
+    x = np.concatenate([x, np.random.default_rng(0).integers(-2**62, 2**62, 500).astype(float)])
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (SELECT unnest(?::DOUBLE[]) AS v, unnest(range(?)) AS i)", [x.tolist(), len(x)])
+    got = np.array([r[0] for r in con.execute(f"SELECT {cell_sql('v', TimeOfDay(cells))} FROM t ORDER BY i").fetchall()])
+    want = TimeOfDay(cells).index(x)
+    assert np.array_equal(got, want)
+    assert set(want[: len(days) * (3 * len(edges) + 2)].tolist()) == set(range(cells))  # every cell reached
