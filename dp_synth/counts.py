@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import polars as pl
 
-from .spec import Kind
+from .spec import GRAIN_UNITS, Kind
 
 __all__ = ["Binning", "Pow2", "Equal", "Fine", "TimeOfDay", "Counts", "FrameCounts", "Request", "Rows", "Distinct",
            "NonFinite", "Hist", "Values", "cell_index", "numeric_values",
@@ -150,7 +150,7 @@ class TimeOfDay(Binning):
 
     cells: int
 
-    DAY = 86_400_000_000.0
+    DAY = GRAIN_UNITS["day"]  # µs
 
     @property
     def size(self) -> int:

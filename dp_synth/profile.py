@@ -37,7 +37,7 @@ from .domains import VOCABULARIES, Vocabulary, public_values, vocabulary_of
 from .counts import Counts, Distinct, Fine, Hist, NonFinite, Pow2, Rows, TimeOfDay, Values, as_counts
 from .privacy import Measurement
 from .privacy.noise import NoisyCounter, discrete_gaussian_tail, discrete_gaussian_threshold
-from .spec import ColumnSpec, Kind, Role, TableSpec, is_text, warn_pii
+from .spec import GRAIN_UNITS, ColumnSpec, Kind, Role, TableSpec, is_text, warn_pii
 
 __all__ = ["NumericProfile", "CategoricalProfile", "TableProfile", "measure_profile", "NoisyCounter", "smallness",
            "OTHER", "discrete_gaussian_tail", "discrete_gaussian_threshold"]
@@ -56,7 +56,7 @@ BOUNDS_WEIGHT = 0.25         # a numeric column's bounds budget, as a share of i
 SMALL_BOUNDS_WEIGHT = 1.0    # the same on small tables (smallness 1; interpolated as the profile's share)
 SMALL_CATEGORICAL_WEIGHT = 2.0  # an undeclared categorical's histogram weight on small tables (1 on large ones)
 TIME_OF_DAY_CELLS = 48       # a timestamp's clock time in half hours (TimeOfDay), measured when its fine cells are
-TIME_OF_DAY_MIN_WIDTH = 3.6e9  # at least an hour wide (µs; median of the cells that are ranges): a value drawn
+TIME_OF_DAY_MIN_WIDTH = GRAIN_UNITS["hour"]  # at least an hour wide (µs; median of the cells that are ranges): a value drawn
 TIME_OF_DAY_SHARE = 0.2      # uniformly in such a cell loses the time of day (a year of business-hours orders:
                              # 2/3 of the twin's rows outside 9–17 h). It takes this share of the column's budget
 SMALL_ROWS, LARGE_ROWS = 1_000, 10_000  # a table is small at ≤ SMALL_ROWS rows by a DP count, large at ≥ LARGE_ROWS
@@ -260,7 +260,7 @@ def _time_of_day(counts: Counts, c: ColumnSpec, counter: NoisyCounter, rho: floa
     cells under CELL_THRESHOLD·σ emptied as the fine cells are; the decoder draws the time of day from them."""
     true = counts.histogram(c.name, Kind.TIMESTAMP, TimeOfDay(TIME_OF_DAY_CELLS))
     raw, sigma = counter.counts(true, rho, f"{c.name}: time of day ({TIME_OF_DAY_CELLS} cells)")
-    return tuple(np.where(raw > CELL_THRESHOLD * sigma, raw, 0.0).astype(float).tolist())
+    return tuple(_kept(raw, sigma).astype(float).tolist())
 
 
 def _check_finite(counts: Counts, table: str, c: ColumnSpec) -> None:
@@ -280,7 +280,7 @@ def _numeric(counts: Counts, c: ColumnSpec, binning: Fine, counter: NoisyCounter
     true = counts.histogram(c.name, c.kind, binning, nulls=nullable)
     share = COARSE_SHARE if len(lows) >= COARSE_MIN_CELLS else 0.0  # public: the cell count is set from n̂
     raw, sigma = counter.counts(true, (1 - share) * unit, f"{c.name}: histogram ({len(lows)} cells + NULL)")
-    noisy = np.where(raw > CELL_THRESHOLD * sigma, raw, 0.0)  # drop cells indistinguishable from noise
+    noisy = _kept(raw, sigma)
     null_mass, mass = (_present(raw[0], sigma), noisy[1:]) if nullable else (0.0, noisy)
     if mass.sum() <= 0:
         mass = np.ones_like(mass)
@@ -297,6 +297,11 @@ def _numeric(counts: Counts, c: ColumnSpec, binning: Fine, counter: NoisyCounter
                           highs=tuple(highs.tolist()), cell_mass=tuple(np.asarray(mass, float).tolist()),
                           bin_starts=tuple(starts), null_mass=float(null_mass), sigma=sigma,
                           bin_sigma=sigma_c if share > 0 else 0.0)
+
+
+def _kept(raw: np.ndarray, sigma: float) -> np.ndarray:
+    """Noisy cell counts with the cells under CELL_THRESHOLD·σ (indistinguishable from noise) emptied."""
+    return np.where(raw > CELL_THRESHOLD * sigma, raw, 0.0)
 
 
 def _null_mass(fine: float, sigma_f: float, coarse: float, sigma_c: float) -> float:
